@@ -1,0 +1,34 @@
+# Two commands, each self-sufficient on a fresh machine with Python 3.11 and pip:
+#   make repro   set up .venv if needed, then `dvc repro` (the mini-world by default)
+#   make test    set up .venv if needed, then the test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+RUN := PATH="$(BIN):$$PATH"
+TORCH_PIN := $(shell grep -E '^torch==' requirements.lock)
+
+.PHONY: repro test setup lock clean-venv
+
+setup: $(STAMP)
+
+# torch first: `pip install torch==2.13.0` takes the local CPU build here (a bare torch pulls CUDA).
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH_PIN)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+repro: $(STAMP)
+	$(RUN) dvc repro
+
+test: $(STAMP)
+	$(RUN) python -m pytest
+
+# Rewrite the lock from the current venv (after changing a pin on purpose).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --all --exclude-editable --disable-pip-version-check | grep -v '^pip==' | sed -E 's/^torch==([0-9.]+)\+.*/torch==\1/' > requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,243 @@
+"""params.yaml sections -> validated, documented config dataclasses.
+
+One dataclass per params.yaml section (one section per stage); every field is documented where
+it is defined, with the values it accepts. `parse` turns a raw dict into a dataclass or stops
+with ONE line naming the file, the key, the bad value and what is valid, e.g.
+
+    params.yaml: base.n_layers: expected an integer >= 1, got 'two'
+
+`python -m mathtransfer.config params.yaml base evaluation --exists=data.out_dir` checks sections
+(and that the input paths a stage reads exist) from the shell: DVC stages run it before their
+notebook, so a bad value stops a stage before it writes anything.
+Left out: cross-section checks (each stage checks what it reads).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+
+import yaml
+
+MATH_TASKS = ("arith", "word", "algebra", "sequence")
+# Folders of the repository itself: an output written there would replace source files.
+PROTECTED = {".git", ".dvc", ".ci", "src", "notebooks", "tests", "profiles", "tools", "benchmarks", "reports"}
+
+
+def _output_dir_ok(value: str) -> bool:
+    """A relative folder inside the repository, not the repository itself nor one of its sources."""
+    parts = os.path.normpath(value).split(os.sep) if value else []
+    return bool(parts) and not os.path.isabs(value) and parts[0] not in PROTECTED | {".", ".."} \
+        and ".." not in parts
+
+
+OUTPUT_DIR = (_output_dir_ok, "a relative folder inside the repository, outside "
+              + ", ".join(sorted(PROTECTED)))
+
+
+class ConfigError(ValueError):
+    """A params value that is wrong; str(error) is the one-line message for the user."""
+
+
+def param(default, help: str, *, ge=None, gt=None, le=None, choices=None, valid=None, must_exist=False):
+    """A documented config field. ge/gt/le bound numbers; choices lists allowed values;
+    valid=(predicate, description) adds a custom check; must_exist requires an existing path."""
+    meta = dict(help=help, ge=ge, gt=gt, le=le, choices=choices, valid=valid, must_exist=must_exist)
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class SharedConfig:
+    """Top-level keys every stage may read."""
+
+    seed: int = param(0, "Seed of every random choice (data generation, init, sampling).", ge=0)
+    threads: int = param(2, "torch CPU threads (set deliberately: oversubscription is 5-8x slower).", ge=1)
+
+
+@dataclass
+class DataConfig:
+    """Stage `data`: the mini-world's twelve tasks, generated from `seed`."""
+
+    n_train: int = param(2000, "Training items per task (prompts repeat where a task has few).", ge=1)
+    n_test: int = param(150, "Held-out test items per task; no test prompt occurs in training.", ge=1)
+    wrong_share: dict = param(
+        {"arith": 0.4, "word": 0.5, "algebra": 0.5, "sequence": 0.6},
+        "Per math task: share of base-style traces that follow the systematic wrong strategy "
+        "(stop one step early). Teacher traces are always correct.",
+        valid=(lambda v: set(v) == set(MATH_TASKS) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in v.values()),
+            f"a mapping of exactly {', '.join(MATH_TASKS)} to numbers in [0, 1]"))
+    out_dir: str = param("data/miniworld", "Where the DatasetDict (Arrow) is written.", valid=OUTPUT_DIR)
+
+
+@dataclass
+class BaseConfig:
+    """Stage `base`: tokenizer, tiny Qwen3 model and its pretraining on the base-style mixture."""
+
+    vocab_size: int = param(768, "BPE vocabulary size, special tokens included (bytes need 256).", ge=300)
+    hidden_size: int = param(128, "Model width.", ge=8)
+    n_layers: int = param(4, "Transformer layers.", ge=1)
+    n_heads: int = param(4, "Attention heads; must divide hidden_size.", ge=1)
+    n_kv_heads: int = param(2, "Key/value heads (grouped-query attention); must divide n_heads.", ge=1)
+    intermediate_size: int = param(256, "MLP width.", ge=8)
+    max_length: int = param(160, "Longest sequence in tokens (prompt + response); longer items are cut.", ge=64)
+    steps: int = param(1200, "Optimizer steps of pretraining.", ge=1)
+    batch_size: int = param(32, "Sequences per optimizer step.", ge=1)
+    lr: float = param(3e-3, "Peak learning rate (AdamW, betas 0.9/0.98).", gt=0, le=1)
+    warmup_steps: int = param(50, "Linear warm-up steps.", ge=0)
+    min_lr_ratio: float = param(0.05, "Cosine schedule ends at lr * min_lr_ratio.", ge=0, le=1)
+    weight_decay: float = param(0.01, "AdamW weight decay.", ge=0)
+    max_grad_norm: float = param(1.0, "Gradient clipping norm.", gt=0)
+    logging_steps: int = param(10, "Log the training loss every this many steps.", ge=1)
+    out_dir: str = param("models/base", "Where the model and tokenizer are saved (save_pretrained).",
+                         valid=OUTPUT_DIR)
+
+    def cross_check(self) -> tuple[str, str] | None:
+        """(key, message) for a combination of values that cannot work, else None."""
+        if self.hidden_size % self.n_heads or (self.hidden_size // self.n_heads) % 2:
+            return "n_heads", (f"n_heads must divide hidden_size into an even head size (rotary "
+                               f"embeddings), got hidden_size={self.hidden_size}, n_heads={self.n_heads}")
+        if self.n_heads % self.n_kv_heads:
+            return "n_kv_heads", f"n_kv_heads must divide n_heads={self.n_heads}, got {self.n_kv_heads}"
+        return None
+
+
+@dataclass
+class EvalConfig:
+    """Generation and scoring settings used wherever models are evaluated."""
+
+    n_per_task: int = param(150, "Test items per task to evaluate (the first n of the test split).", ge=1)
+    batch_size: int = param(128, "Prompts per generation batch.", ge=1)
+    max_new_tokens: int = param(48, "Generation budget per response, in tokens.", ge=1)
+    pass_k: int = param(8, "Samples (temperature 1.0) per math item for pass@1 and pass@k.", ge=1)
+    pass_k_items: int = param(50, "Math test items per task used for pass@k (sampling is costly).", ge=1)
+
+
+SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig}
+
+
+def _describe(f: dataclasses.Field, tp) -> str:
+    m = f.metadata
+    if m.get("valid"):
+        return m["valid"][1]
+    if m.get("choices"):
+        return "one of " + ", ".join(map(repr, m["choices"]))
+    base = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            dict: "a mapping", list: "a list"}.get(tp, str(tp))
+    bounds = [f"{op} {m[k]}" for k, op in (("ge", ">="), ("gt", ">"), ("le", "<=")) if m.get(k) is not None]
+    return base + (" " + " and ".join(bounds) if bounds else "")
+
+
+def _type_ok(value, tp) -> bool:
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _value_ok(value, m: dict) -> bool:
+    if m.get("choices") and value not in m["choices"]:
+        return False
+    for key, ok in (("ge", lambda a, b: a >= b), ("gt", lambda a, b: a > b), ("le", lambda a, b: a <= b)):
+        if m.get(key) is not None and not ok(value, m[key]):
+            return False
+    return not m.get("valid") or m["valid"][0](value)
+
+
+def parse(cls, raw, section: str, source: str = "params.yaml"):
+    """Build `cls` from the raw dict of one section, or raise ConfigError with one line."""
+    prefix = f"{source}: {section}." if section else f"{source}: "
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {section or 'top level'}: expected a mapping of keys, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(f"{prefix}{key}: unknown key; valid keys: {', '.join(fields)}")
+    values = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        value, tp = raw[name], hints[name]
+        key = prefix + name
+        if not (_type_ok(value, tp) and _value_ok(value, f.metadata)):
+            raise ConfigError(f"{key}: expected {_describe(f, tp)}, got {value!r}")
+        if f.metadata.get("must_exist") and not os.path.exists(value):
+            raise ConfigError(f"{key}: no such file or folder {value!r}; give an existing path")
+        values[name] = float(value) if tp is float else value
+    instance = cls(**values)
+    problem = instance.cross_check() if hasattr(instance, "cross_check") else None
+    if problem:
+        raise ConfigError(f"{prefix}{problem[0]}: {problem[1]}")
+    return instance
+
+
+def read_params(path: str = "params.yaml") -> dict:
+    """The whole params file as a dict, or ConfigError naming the file."""
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; run from the repository root") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {raw!r}")
+    return raw
+
+
+def merge_profile(params: dict, profile: dict) -> dict:
+    """params with a profile's keys laid over them (nested sections merged key by key)."""
+    merged = dict(params)
+    for key, value in profile.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_profile(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def check(path: str, sections: list[str], inputs: tuple[str, ...] = ()) -> None:
+    """Validate the shared keys and the named sections of a params file; `inputs` are dotted keys
+    (e.g. data.out_dir) naming paths that a stage reads and that must therefore exist."""
+    raw = read_params(path)
+    shared_keys = [f.name for f in dataclasses.fields(SharedConfig)]
+    for key in raw:
+        if key not in shared_keys and key not in SECTIONS:
+            raise ConfigError(f"{path}: {key}: unknown key; valid top-level keys: "
+                              f"{', '.join(shared_keys + list(SECTIONS))}")
+    shared = {k: raw[k] for k in shared_keys if k in raw}
+    parse(SharedConfig, shared, "", path)
+    for name in sections:
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section {name!r}; valid sections: {', '.join(SECTIONS)}")
+        parse(SECTIONS[name], raw.get(name), name, path)
+    for dotted in inputs:
+        section, key = dotted.split(".", 1)
+        cfg = parse(SECTIONS[section], raw.get(section), section, path)
+        value = getattr(cfg, key)
+        if not os.path.exists(value):
+            raise ConfigError(f"{path}: {dotted}: no such file or folder {value!r}; "
+                              f"run the stage that writes it (dvc repro {section}) or give an existing path")
+
+
+USAGE = "usage: python -m mathtransfer.config PARAMS_FILE [SECTION ...] [--exists=SECTION.KEY ...]"
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    inputs = tuple(a.split("=", 1)[1] for a in args if a.startswith("--exists="))
+    if not args or args[0].startswith("--") or any(i.split(".")[0] not in SECTIONS or "." not in i for i in inputs):
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)
+    try:
+        check(args[0], [a for a in args[1:] if not a.startswith("--")], inputs)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,107 @@
+"""The mini-world data: generate every task's train and test split from a seed, save, load.
+
+Generation is bit-identical for a seed: each (task, split) has its own `random.Random` seeded
+with a string (hashed with SHA-512 by Python, so not subject to hash randomisation). Test items
+are drawn first, with unique prompts; training items whose prompt occurs in the test split are
+rejected, so no test prompt is ever trained on. Training prompts may repeat: some tasks have
+small prompt spaces (a repeat is one more epoch on that item, never a leak).
+Saved as a `datasets.DatasetDict` (Arrow) with splits `train` and `test`, atomically.
+Left out: the hub benchmarks of the GPU profile (a later loader fills the same columns).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+
+import pandas as pd
+from datasets import Dataset, DatasetDict, load_from_disk
+
+from .config import DataConfig
+from .storage import atomic_dir
+from .tasks import TASKS
+
+COLUMNS = ["id", "task", "group", "benchmark", "prompt", "answer", "target",
+           "teacher_think", "teacher_nothink", "meta"]
+MAX_TRIES_PER_ITEM = 50
+
+
+def _draw(task: str, n: int, rng: random.Random, wrong_share: float, split: str,
+          exclude: set[str], unique: bool) -> list[dict]:
+    spec = TASKS[task]
+    items, seen = [], set(exclude)
+    for _ in range(n * MAX_TRIES_PER_ITEM):
+        if len(items) == n:
+            break
+        item = spec.make(rng, wrong_share)
+        if item["prompt"] in seen:
+            continue
+        if unique:
+            seen.add(item["prompt"])
+        row = dict(id=f"{task}-{split}-{len(items):05d}", task=task, group=spec.group,
+                   benchmark=spec.benchmark, teacher_think="", teacher_nothink="")
+        row.update(item)
+        items.append(row)
+    if len(items) < n:
+        raise ValueError(f"params.yaml: data.n_{split}: task {task} yielded only {len(items)} "
+                         f"usable prompts of the {n} asked; ask for fewer")
+    return items
+
+
+def generate(cfg: DataConfig, seed: int) -> dict[str, list[dict]]:
+    """Every task's items: {"train": [...], "test": [...]}, deterministic in (cfg, seed)."""
+    splits = {"train": [], "test": []}
+    for task in TASKS:
+        share = cfg.wrong_share.get(task, 0.0)
+        test = _draw(task, cfg.n_test, random.Random(f"{seed}/{task}/test"), share, "test", set(),
+                     unique=True)
+        train = _draw(task, cfg.n_train, random.Random(f"{seed}/{task}/train"), share, "train",
+                      {row["prompt"] for row in test}, unique=False)
+        splits["test"] += test
+        splits["train"] += train
+    return splits
+
+
+def build(cfg: DataConfig, seed: int) -> DatasetDict:
+    """The mini-world as a DatasetDict with splits train and test."""
+    splits = generate(cfg, seed)
+    # A content hash as fingerprint (datasets would pick a random one), so that the saved files
+    # are bit-identical for a seed and DVC sees an unchanged output as unchanged.
+    return DatasetDict({
+        name: Dataset.from_list(rows).select_columns(
+            COLUMNS, new_fingerprint=hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16])
+        for name, rows in splits.items()})
+
+
+def save(dataset: DatasetDict, out_dir: str) -> None:
+    """Write atomically (storage.atomic_dir): a half-written dataset is never left behind."""
+    with atomic_dir(out_dir, marker="dataset_dict.json") as tmp:
+        dataset.save_to_disk(tmp)
+
+
+def load(path: str) -> DatasetDict:
+    """Load a saved mini-world (or any DatasetDict with the same columns) into memory.
+
+    In memory, so that later .map/.filter calls never write cache files into the folder: it is a
+    DVC output, and a changed output would make DVC rerun the data stage.
+    """
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no dataset here; run `dvc repro data` first")
+    return load_from_disk(path, keep_in_memory=True)
+
+
+def summary(dataset: DatasetDict) -> pd.DataFrame:
+    """Items and mean prompt/target length (characters) per task and split."""
+    frames = []
+    for split, ds in dataset.items():
+        df = ds.select_columns(["task", "group", "benchmark", "prompt", "target"]).to_pandas()
+        df["split"] = split
+        frames.append(df)
+    df = pd.concat(frames)
+    df["prompt_chars"] = df["prompt"].str.len()
+    df["target_chars"] = df["target"].str.len()
+    return (df.groupby(["group", "task", "benchmark", "split"], sort=False)
+              .agg(items=("prompt", "size"), prompt_chars=("prompt_chars", "mean"),
+                   target_chars=("target_chars", "mean"))
+              .round(1).reset_index())

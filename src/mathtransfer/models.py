@@ -1,0 +1,127 @@
+"""Models: ONE loader (name or path -> model + tokenizer; full, LoRA or 4-bit QLoRA) and the tiny
+Qwen3 builder with its locally trained tokenizer.
+
+`load_model` is how every stage gets a model: a local folder written by save_pretrained or a hub
+id such as Qwen/Qwen3-0.6B-Base (the GPU profile) take the same path, and a folder holding a PEFT
+adapter is loaded onto its base. Device and dtype follow the hardware: fp32 on CPU (this CPU has
+no fast bf16), bf16 on a GPU that supports it.
+Left out: multi-GPU placement (accelerate does that) and any download in tests or the default
+profile (the tiny model is built here, from the mini-world's own text).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config
+
+from .config import BaseConfig
+
+PAD, IM_START, IM_END = "<|pad|>", "<|im_start|>", "<|im_end|>"
+# Qwen's ChatML layout, so that the tiny model and a Qwen3 base read prompts the same way.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+MODES = ("full", "lora", "qlora")
+
+
+def train_tokenizer(texts, vocab_size: int) -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on `texts`; digits are always single tokens (easy arithmetic)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, IM_START, IM_END],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=IM_END,
+                                   chat_template=CHAT_TEMPLATE, padding_side="left")
+
+
+def build_tiny_qwen3(cfg: BaseConfig, tokenizer, seed: int) -> torch.nn.Module:
+    """A freshly initialised Qwen3-architecture causal LM with the sizes of `cfg`."""
+    problem = cfg.cross_check()
+    if problem:
+        raise ValueError(f"base.{problem[0]}: {problem[1]}")
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.n_layers,
+        num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.n_kv_heads,
+        head_dim=cfg.hidden_size // cfg.n_heads, max_position_embeddings=cfg.max_length,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+def default_dtype(device: str) -> torch.dtype:
+    """fp32 on CPU (no native bf16 here: 60-90x slower), bf16 on GPUs that support it."""
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_alpha: int = 32,
+               lora_dropout: float = 0.0, gradient_checkpointing: bool = False,
+               device: str | None = None):
+    """(model, tokenizer) from a local folder or hub id, ready to train in `mode`.
+
+    full: all weights trainable. lora: a LoRA adapter on every linear layer. qlora: weights
+    quantised to 4-bit NF4 by bitsandbytes (CPU or GPU), then a LoRA adapter. A folder holding a
+    PEFT adapter (adapter_config.json) is loaded onto its base, for evaluation.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = default_dtype(device)
+    adapter = os.path.isfile(os.path.join(name_or_path, "adapter_config.json"))
+    base_path = name_or_path
+    if adapter:
+        with open(os.path.join(name_or_path, "adapter_config.json")) as fh:
+            base_path = json.load(fh)["base_model_name_or_path"]
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    tokenizer.padding_side = "left"  # batched generation needs left padding
+    kwargs = dict(dtype=dtype)
+    if mode == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype)
+        kwargs["device_map"] = {"": device}
+    model = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
+    if mode != "qlora":
+        model.to(device)
+    if adapter:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, name_or_path), tokenizer
+    if mode == "full":
+        return model, tokenizer
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if mode == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora), tokenizer
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    """Total, trainable and embedding parameters (tied embeddings counted once)."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    embedding = model.get_input_embeddings().weight.numel()
+    return dict(total=total, trainable=trainable, non_embedding=total - embedding)

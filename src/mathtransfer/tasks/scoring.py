@@ -1,0 +1,134 @@
+"""Scorers: (untrusted response, gold answer, item meta) -> score in [0, 1]; they never raise.
+
+Answers are read leniently: the LAST `Answer: X` or `\\boxed{X}` in the response counts, so a
+model that switches to the teacher's \\boxed{} format is not marked wrong for the format alone.
+Math answers are compared by math-verify (parse + verify). The format task (IFEval analogue) is
+strict and per instruction: the whole response is checked, and the score is the share of the
+item's instructions followed.
+Left out: partial credit elsewhere, and any execution of model text.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+MAX_CHARS = 4000  # only the tail of a (possibly huge) response is read
+MAX_ANSWER_CHARS = 100  # longer "answers" are not parsed (keeps sympy away from junk)
+
+# math-verify warns on every call that its timeouts are off; they are off on purpose (see score_math).
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+_ANSWER = re.compile(r"Answer:[ \t]*([^\n]*)")
+_BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
+
+
+def extract_answer(response: object) -> str | None:
+    """The last `Answer: X` or `\\boxed{X}` in the response (X stripped), or None."""
+    if not isinstance(response, str):
+        return None
+    tail = response[-MAX_CHARS:]
+    found = [(m.start(), m.group(1)) for m in _ANSWER.finditer(tail)]
+    found += [(m.start(), m.group(1)) for m in _BOXED.finditer(tail)]
+    if not found:
+        return None
+    answer = max(found)[1].strip()
+    return answer.rstrip(".").strip() or None
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
+
+
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+# Towers of powers and factorials make sympy run for minutes ("9^{9^{9}}" did); no gold needs them.
+_EXPLOSIVE = re.compile(r"\^|\*\*|!|\\uparrow|\\binom|\\choose")
+
+
+def score_math(response: object, answer: str, meta: str = "{}") -> float:
+    """1.0 when the extracted answer equals the gold, else 0.0; never 1 if the gold is unparsable.
+
+    Plain numbers are compared as numbers; anything else goes through math-verify (parse +
+    verify). Its signal-based timeouts fail outside the main thread, so they are off, and the
+    cost is bounded instead: short answers only, and none with powers or factorials.
+    """
+    pred = extract_answer(response)
+    if pred is None or len(pred) > MAX_ANSWER_CHARS:
+        return 0.0
+    if _NUMBER.fullmatch(answer.strip()) and _NUMBER.fullmatch(pred):
+        return float(float(pred) == float(answer))
+    if _EXPLOSIVE.search(pred):
+        return 0.0
+    try:
+        configs = [LatexExtractionConfig(), ExprExtractionConfig()]
+        gold = parse(answer, extraction_config=configs, parsing_timeout=None)
+        guess = parse(f"${pred}$", extraction_config=configs, parsing_timeout=None)
+        if not gold or not guess:
+            return 0.0
+        return float(verify(gold, guess, timeout_seconds=None))
+    except Exception:  # untrusted text must never crash a scorer
+        return 0.0
+
+
+def score_choice(response: object, answer: str, meta: str = "{}") -> float:
+    """Multiple choice: the extracted answer names the gold option, by its text or its letter."""
+    pred = extract_answer(response)
+    if pred is None:
+        return 0.0
+    try:
+        options = json.loads(meta)["options"]
+        letter = "ABCD"[options.index(answer)]
+    except (ValueError, KeyError, TypeError, IndexError):
+        letter = None
+    m = re.fullmatch(r"\(?([A-Da-d])\)?", pred.strip())
+    if m:
+        return float(m.group(1).upper() == letter)
+    return float(_normalise(pred) == _normalise(answer))
+
+
+def score_exact(response: object, answer: str, meta: str = "{}") -> float:
+    """Short answer: equal to the gold after lower-casing and dropping punctuation; a numeric gold
+    needs the same number ("1.2" or "1-2" is not 12)."""
+    pred = extract_answer(response)
+    if pred is None:
+        return 0.0
+    if _NUMBER.fullmatch(answer.strip()):
+        return float(bool(_NUMBER.fullmatch(pred)) and float(pred) == float(answer))
+    return float(_normalise(pred) == _normalise(answer))
+
+
+def score_yesno(response: object, answer: str, meta: str = "{}") -> float:
+    """yes/no: the extracted answer's first word equals the gold."""
+    words = _normalise(extract_answer(response) or "").split()
+    return float(bool(words) and words[0] == answer)
+
+
+def format_checks(response: object, meta: str) -> dict[str, bool]:
+    """Each instruction of a format item -> followed or not, on the whole (stripped) response."""
+    from .nonreasoning import CASES, SEPARATORS, WRAPS
+
+    spec = json.loads(meta)
+    text = response.strip() if isinstance(response, str) else ""
+    left, right = WRAPS[spec["wrap"]]
+    checks = {}
+    inner = text
+    if spec["wrap"] != "none":
+        wrapped = len(text) >= 2 and text.startswith(left) and text.endswith(right)
+        checks["wrap"] = wrapped
+        inner = text[len(left):-len(right)] if wrapped else text
+    parts = inner.split(SEPARATORS[spec["sep"]])
+    checks["count"] = len(parts) == spec["n"] and all(p.lower() == spec["word"] for p in parts)
+    letters = re.findall(r"[A-Za-z]+", inner)
+    checks["case"] = bool(letters) and all(w == CASES[spec["case"]](w) for w in letters)
+    return checks
+
+
+def score_format(response: object, answer: str, meta: str) -> float:
+    """Strict instruction-level score: the share of the item's instructions followed."""
+    try:
+        checks = format_checks(response, meta)
+    except (ValueError, KeyError, TypeError):
+        return 0.0
+    return sum(checks.values()) / len(checks)

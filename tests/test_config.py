@@ -1,0 +1,135 @@
+"""Config parsing: every bad key stops with one line naming file, key, value and what is valid."""
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from mathtransfer import config
+from mathtransfer.config import SECTIONS, ConfigError, parse
+
+BAD_BY_TYPE = {int: "two", float: "fast", str: 3, dict: [1], bool: "maybe"}
+
+
+def test_example_message_is_exact():
+    with pytest.raises(ConfigError) as err:
+        parse(config.BaseConfig, {"n_layers": "two"}, "base")
+    assert str(err.value) == "params.yaml: base.n_layers: expected an integer >= 1, got 'two'"
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_every_key_rejects_a_wrong_type(section):
+    cls = SECTIONS[section]
+    hints = __import__("typing").get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        with pytest.raises(ConfigError) as err:
+            parse(cls, {f.name: BAD_BY_TYPE[hints[f.name]]}, section)
+        message = str(err.value)
+        assert message.startswith(f"params.yaml: {section}.{f.name}: expected ")
+        assert "\n" not in message and "got" in message
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_every_bounded_key_rejects_out_of_range(section):
+    cls = SECTIONS[section]
+    for f in dataclasses.fields(cls):
+        low = f.metadata.get("ge")
+        if low is None:
+            low = f.metadata.get("gt")
+            if low is None:
+                continue
+            bad = low
+        else:
+            bad = low - 1
+        with pytest.raises(ConfigError, match=rf"{section}\.{f.name}: expected .* got {bad!r}"):
+            parse(cls, {f.name: bad}, section)
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_every_upper_bounded_key_rejects_too_large(section):
+    cls = SECTIONS[section]
+    for f in dataclasses.fields(cls):
+        high = f.metadata.get("le")
+        if high is not None:
+            with pytest.raises(ConfigError, match=rf"{section}\.{f.name}: expected .*<= {high}"):
+                parse(cls, {f.name: high * 2 + 1}, section)
+
+
+@pytest.mark.parametrize("out_dir", [".", "", "src", "src/models", "../elsewhere", "/tmp/abs", "data/../.."])
+def test_output_folders_must_stay_inside_the_repository_and_off_its_sources(out_dir):
+    for section, cls in (("data", config.DataConfig), ("base", config.BaseConfig)):
+        with pytest.raises(ConfigError, match=rf"{section}\.out_dir: expected a relative folder inside"):
+            parse(cls, {"out_dir": out_dir}, section)
+
+
+def test_cross_checks_name_the_key():
+    with pytest.raises(ConfigError, match=r"^params.yaml: base.n_kv_heads: n_kv_heads must divide n_heads=4, got 3$"):
+        parse(config.BaseConfig, {"n_kv_heads": 3}, "base")
+
+
+def test_cli_without_arguments_prints_usage():
+    run = subprocess.run([sys.executable, "-m", "mathtransfer.config"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.startswith("usage: python -m mathtransfer.config")
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError, match=r"params.yaml: data.n_tarin: unknown key; valid keys: n_train, "):
+        parse(config.DataConfig, {"n_tarin": 5}, "data")
+
+
+def test_wrong_share_needs_every_math_task_in_range():
+    with pytest.raises(ConfigError, match="data.wrong_share: expected a mapping of exactly arith"):
+        parse(config.DataConfig, {"wrong_share": {"arith": 0.5}}, "data")
+    with pytest.raises(ConfigError, match="wrong_share"):
+        parse(config.DataConfig, {"wrong_share": {"arith": 1.5, "word": 0, "algebra": 0, "sequence": 0}}, "data")
+
+
+def test_bool_is_not_an_integer_and_int_is_a_float():
+    with pytest.raises(ConfigError):
+        parse(config.BaseConfig, {"steps": True}, "base")
+    assert parse(config.BaseConfig, {"lr": 1}, "base").lr == 1.0
+
+
+def test_the_repository_params_file_is_valid():
+    config.check("params.yaml", sorted(SECTIONS))
+
+
+def test_cli_prints_one_line_and_exits_2(tmp_path):
+    params = yaml.safe_load(open("params.yaml"))
+    params["base"]["n_layers"] = "two"
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    run = subprocess.run([sys.executable, "-m", "mathtransfer.config", str(bad), "base"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"{bad}: base.n_layers: expected an integer >= 1, got 'two'"
+
+
+def test_unknown_top_level_key_and_missing_file(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: 0\nsede: 1\n")
+    with pytest.raises(ConfigError, match="sede: unknown key; valid top-level keys: seed, threads"):
+        config.check(str(bad), [])
+    with pytest.raises(ConfigError, match="no such file"):
+        config.check(str(tmp_path / "nope.yaml"), [])
+    bad.write_text("seed: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.check(str(bad), [])
+
+
+def test_merge_profile_overrides_nested_keys_only():
+    merged = config.merge_profile({"seed": 0, "base": {"steps": 5, "lr": 0.1}}, {"base": {"steps": 2}})
+    assert merged == {"seed": 0, "base": {"steps": 2, "lr": 0.1}}
+
+
+def test_a_missing_input_path_is_one_line(tmp_path):
+    params = yaml.safe_load(open("params.yaml"))
+    params["data"]["out_dir"] = "data/nowhere"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    run = subprocess.run([sys.executable, "-m", "mathtransfer.config", str(path), "base", "--exists=data.out_dir"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip() == (f"{path}: data.out_dir: no such file or folder 'data/nowhere'; "
+                                  "run the stage that writes it (dvc repro data) or give an existing path")

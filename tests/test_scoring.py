@@ -1,0 +1,85 @@
+"""Scorers on right, wrong and adversarial (untrusted) responses."""
+import json
+import time
+
+import pytest
+
+from mathtransfer.tasks import TASKS, score
+from mathtransfer.tasks.scoring import extract_answer, format_checks
+
+ADVERSARIAL = ["", "   ", "Answer:", "\\boxed{}", "Answer: 9^{9^{9}}", "\\boxed{9999999!}",
+               "Answer: 9**9**9**9", "Answer: \\binom{99999}{49999}", "Answer: " + "9" * 5000, "x" * 1_000_000,
+               "Answer: ü∑😀", "\x00\x01Answer: \x00", "\\boxed{\\boxed{", "Answer: 1/0",
+               "Answer: \\frac{1}{0}", "Answer: (((((((((", None, 12, b"Answer: 3"]
+
+
+def test_extract_takes_the_last_answer_of_either_format():
+    assert extract_answer("Answer: 3\nmore text Answer: 4.") == "4"
+    assert extract_answer("Answer: 3 then \\boxed{7}") == "7"
+    assert extract_answer("\\boxed{7} then Answer: 3") == "3"
+    assert extract_answer("\\boxed{\\frac{1}{2}}") == "\\frac{1}{2}"
+    assert extract_answer("no answer here") is None
+
+
+@pytest.mark.parametrize("response,expected", [
+    ("2+3=5. Answer: 5", 1.0), ("\\boxed{5}", 1.0), ("Answer: 5.0", 1.0), ("Answer: 05", 1.0),
+    ("Answer: 6", 0.0), ("5", 0.0), ("Answer: 4 Answer: 5", 1.0), ("Answer: 5 Answer: 4", 0.0),
+    ("Answer: 5\n" + "pad " * 100, 1.0),
+    ("Answer: 5\n" + "pad " * 2000, 0.0),  # only the response's tail is read (MAX_CHARS)
+])
+def test_math_scorer(response, expected):
+    assert score("arith", response, "5") == expected
+
+
+def test_math_scorer_never_one_when_gold_unparsable():
+    assert score("arith", "Answer: ???", "???") == 0.0
+    assert score("arith", "Answer: 5", "") == 0.0
+
+
+def test_choice_exact_yesno_scorers():
+    meta = json.dumps({"options": ["Egypt", "Peru", "Norway", "India"]})
+    assert score("kb_chain", "Omar lives in Lima. Lima is in Peru. Answer: Peru", "Peru", meta) == 1.0
+    assert score("kb_chain", "Answer: peru.", "Peru", meta) == 1.0
+    assert score("kb_chain", "Answer: B", "Peru", meta) == 1.0
+    assert score("kb_chain", "Answer: (b)", "Peru", meta) == 1.0
+    assert score("kb_chain", "Answer: C", "Peru", meta) == 0.0
+    assert score("kb_chain", "Answer: Norway", "Peru", meta) == 0.0
+    assert score("kb_chain", "Answer: Peru or Norway", "Peru", meta) == 0.0
+    assert score("kb_chain", "Answer: B", "Peru", "not json") == 0.0
+    assert score("passage_qa", "Answer: Oslo.", "Oslo") == 1.0
+    assert score("passage_qa", "Answer: oslo", "Oslo") == 1.0
+    assert score("passage_qa", "Answer: Rome", "Oslo") == 0.0
+    assert score("support", "Answer: yes", "yes") == 1.0
+    assert score("support", "Answer: Yes, it is.", "yes") == 1.0
+    assert score("support", "Answer: no", "yes") == 0.0
+    assert score("duration", "\\boxed{no}", "no") == 1.0
+
+
+def test_format_scorer_is_strict_and_per_instruction():
+    meta = json.dumps({"word": "apple", "n": 3, "sep": "commas", "case": "uppercase", "wrap": "quotes"})
+    assert score("format", '"APPLE, APPLE, APPLE"', "", meta) == 1.0
+    assert score("format", '  "APPLE, APPLE, APPLE"\n', "", meta) == 1.0
+    checks = format_checks('"APPLE, APPLE"', meta)
+    assert checks == {"wrap": True, "count": False, "case": True}
+    assert score("format", '"APPLE, APPLE"', "", meta) == pytest.approx(2 / 3)
+    assert score("format", "Answer: APPLE, APPLE, APPLE", "", meta) == pytest.approx(0.0)
+    assert score("format", '"apple, apple, apple"', "", meta) == pytest.approx(2 / 3)
+    assert score("format", "", "", "not json") == 0.0
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+@pytest.mark.parametrize("response", ADVERSARIAL)
+def test_scorers_never_crash_hang_or_leave_range(task, response):
+    meta = json.dumps({"word": "apple", "n": 2, "sep": "spaces", "case": "lowercase", "wrap": "none"})
+    start = time.perf_counter()
+    value = score(task, response, "5" if TASKS[task].group == "math" else "A", meta)
+    assert 0.0 <= value <= 1.0
+    assert time.perf_counter() - start < 5  # "9^{9^{9}}" once ran for minutes inside sympy
+
+
+def test_numeric_answers_need_the_same_number():
+    assert score("code_trace", "Answer: 12", "12") == 1.0
+    assert score("code_trace", "Answer: 12.0", "12") == 1.0
+    for wrong in ("Answer: 1.2", "Answer: 1-2", "Answer: 1,2", "Answer: twelve"):
+        assert score("code_trace", wrong, "12") == 0.0
+    assert score("arith", "Answer: 1.2", "12") == 0.0
