@@ -15,6 +15,7 @@ import warnings
 warnings.filterwarnings("ignore")
 
 import torch  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
 
 from mathtransfer import config, data, models, pretrain  # noqa: E402
 
@@ -29,6 +30,7 @@ def main():
     dcfg = config.parse(config.DataConfig, raw.get("data"), "data")
     bcfg = dataclasses.replace(config.parse(config.BaseConfig, raw.get("base"), "base"), steps=args.steps)
     torch.set_num_threads(shared.threads)
+    hf_logging.disable_progress_bar()
     train = data.build(dcfg, shared.seed)["train"]
     texts = [t for c in ("prompt", "target", "teacher_think", "teacher_nothink") for t in train[c] if t]
     tokenizer = models.train_tokenizer(texts, bcfg.vocab_size)

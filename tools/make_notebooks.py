@@ -44,13 +44,18 @@ seed = 0
 data = {}
 """),
     ("code", """
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets in a report
 import pandas as pd
+from datasets.utils.logging import disable_progress_bar
 from IPython.display import display
 
 from mathtransfer import config
 from mathtransfer import data as miniworld
 from mathtransfer.tasks import TASKS, score
 
+disable_progress_bar()
 shared = config.parse(config.SharedConfig, {"seed": seed}, "")
 cfg = config.parse(config.DataConfig, data, "data")
 cfg
@@ -139,7 +144,9 @@ evaluation = {}
 """),
     ("code", """
 import json
+import warnings
 
+warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets in a report
 import pandas as pd
 import torch
 from IPython.display import display

@@ -32,7 +32,7 @@ def loss_curve(log: pd.DataFrame, title: str = "Training loss"):
 def task_accuracy(acc: pd.DataFrame, title: str = "Per-task accuracy"):
     """Bars of accuracy per task, coloured by group, with each task's chance level marked."""
     acc = acc.assign(group_label=acc["group"].map(GROUP_LABELS))
-    fig, ax = plt.subplots(figsize=(11, 3.6))
+    fig, ax = plt.subplots(figsize=(12, 4))
     sns.barplot(data=acc, x="task", y="accuracy", hue="group_label", dodge=False, ax=ax,
                 hue_order=[GROUP_LABELS[g] for g in GROUP_ORDER])
     for i, chance in enumerate(acc.drop_duplicates("task")["chance"]):
@@ -40,7 +40,7 @@ def task_accuracy(acc: pd.DataFrame, title: str = "Per-task accuracy"):
     labels = acc.drop_duplicates("task")
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels([f"{t}\n({b})" for t, b in zip(labels["task"], labels["benchmark"])],
-                       fontsize=8)
+                       fontsize=8, rotation=30, ha="right")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("")
     ax.set_title(title + "  (dashed: chance)")
