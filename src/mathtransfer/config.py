@@ -117,7 +117,35 @@ class EvalConfig:
     pass_k_items: int = param(50, "Math test items per task used for pass@k (sampling is costly).", ge=1)
 
 
-SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig}
+@dataclass
+class TrainConfig:
+    """Math-only post-training arms (sft-think, sft-nothink, rft, grpo): shared and per-arm keys.
+
+    SFT and RL learning rates are separate keys, as in the paper (its RL rate is 50x lower)."""
+
+    mode: str = param("full", "Weights trained: full, lora, or qlora (4-bit NF4 base + LoRA).",
+                      choices=("full", "lora", "qlora"))
+    lora_r: int = param(16, "LoRA rank (lora and qlora modes).", ge=1)
+    lora_alpha: int = param(32, "LoRA alpha (lora and qlora modes).", ge=1)
+    save_steps: int = param(25, "Checkpoint every this many steps (resume and matched-gain curves).", ge=1)
+    sft_lr: float = param(5e-4, "SFT learning rate (sft-think, sft-nothink, rft).", gt=0, le=1)
+    sft_steps: int = param(300, "SFT optimizer steps.", ge=1)
+    sft_batch_size: int = param(32, "SFT sequences per step.", ge=1)
+    rft_samples: int = param(8, "rft: samples per math prompt from the base (temperature 1.0); correct ones are kept.", ge=1)
+    rl_lr: float = param(5e-5, "GRPO learning rate.", gt=0, le=1)
+    rl_steps: int = param(100, "GRPO optimizer steps.", ge=1)
+    rl_prompts_per_step: int = param(8, "GRPO prompts per step (each sampled num_generations times).", ge=1)
+    num_generations: int = param(16, "GRPO group size: completions per prompt.", ge=2)
+    max_completion_length: int = param(64, "Longest completion, in tokens (SFT targets and GRPO rollouts).", ge=8)
+    temperature: float = param(1.0, "GRPO rollout temperature.", gt=0)
+    beta: float = param(0.0, "GRPO KL coefficient (the paper uses none).", ge=0)
+    epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)
+    epsilon_high: float = param(0.28, "GRPO upper clipping range (DAPO clip-higher).", gt=0, le=1)
+    max_grad_norm: float = param(0.5, "Gradient clipping norm (all arms).", gt=0)
+    format_weight: float = param(0.0, "Weight of the optional format reward (0: off).", ge=0)
+
+
+SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig}
 
 
 def _describe(f: dataclasses.Field, tp) -> str:

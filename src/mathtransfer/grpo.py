@@ -1,0 +1,60 @@
+"""The math-only RL arm: GRPO through TRL's GRPOTrainer, with the paper's choices where they scale.
+
+Reward: the task scorer's correctness (rewards.correctness_reward), plus an optional format term
+(off by default). No KL term by default (beta 0), clipping 0.2 / 0.28 (DAPO clip-higher),
+rollout temperature 1.0, group size and completion length from params. Checkpoints every
+`save_steps` into `<out_dir>-checkpoints`; a rerun resumes from the last one.
+Left out: vLLM rollouts (optional on GPUs), the DVC stage and its notebook.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from datasets import Dataset
+
+from . import models
+from .config import TrainConfig
+from .rewards import correctness_reward, format_reward
+from .sft import checkpoint_dir
+from .storage import atomic_dir
+
+
+def as_prompts(rows: Dataset) -> Dataset:
+    """Rows -> TRL's conversational prompt format, keeping the columns the reward reads."""
+    return rows.map(lambda row: {"prompt": [{"role": "user", "content": row["prompt"]}]},
+                    remove_columns=[c for c in rows.column_names if c not in ("prompt", "task", "answer", "meta")])
+
+
+def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, seed: int):
+    """GRPO of the base on the prompts of `rows`; returns the trainer's log history."""
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
+    cpu = not torch.cuda.is_available()
+    ckpt = checkpoint_dir(out_dir)
+    rewards, weights = [correctness_reward], [1.0]
+    if cfg.format_weight > 0:
+        rewards.append(format_reward)
+        weights.append(cfg.format_weight)
+    args = GRPOConfig(
+        output_dir=ckpt, max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
+        lr_scheduler_type="constant_with_warmup", warmup_steps=0,
+        per_device_train_batch_size=cfg.rl_prompts_per_step * cfg.num_generations,
+        num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature, beta=cfg.beta, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
+        max_grad_norm=cfg.max_grad_norm, reward_weights=weights, logging_steps=1,
+        save_strategy="steps", save_steps=cfg.save_steps, report_to="none", disable_tqdm=True,
+        seed=seed, data_seed=seed, use_cpu=cpu, bf16=(not cpu) and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=False, dataloader_num_workers=0,
+    )
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=as_prompts(rows),
+                          processing_class=tokenizer)
+    trainer.remove_callback(PrinterCallback)
+    resume = os.path.isdir(ckpt) and any(d.startswith("checkpoint-") for d in os.listdir(ckpt))
+    trainer.train(resume_from_checkpoint=resume or None)
+    with atomic_dir(out_dir, marker="config.json" if cfg.mode == "full" else "adapter_config.json") as tmp:
+        trainer.model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return trainer.state.log_history

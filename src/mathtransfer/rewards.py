@@ -1,0 +1,29 @@
+"""Rewards for GRPO, in TRL's reward-function form: (completions, **dataset columns) -> floats.
+
+The reward is the task scorer's verdict (tasks.score, the code that evaluation uses): 1.0 for a
+correct answer, 0.0 otherwise, and never 1.0 when the gold answer cannot be parsed. An optional
+format term (off by default) rewards ending with a parsable `Answer: X` or `\\boxed{X}`.
+Left out: learned reward models, length penalties.
+"""
+from __future__ import annotations
+
+from .tasks import score
+from .tasks.scoring import extract_answer
+
+
+def _text(completion) -> str:
+    """A completion as text: TRL passes a list of chat messages for conversational data."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return completion if isinstance(completion, str) else ""
+
+
+def correctness_reward(completions, task, answer, meta=None, **_) -> list[float]:
+    """1.0 where the scorer accepts the completion's answer, else 0.0 (one float per completion)."""
+    meta = meta if meta is not None else ["{}"] * len(completions)
+    return [score(t, _text(c), a, m) for c, t, a, m in zip(completions, task, answer, meta)]
+
+
+def format_reward(completions, **_) -> list[float]:
+    """1.0 where the completion ends in a parsable answer (any content), else 0.0."""
+    return [float(extract_answer(_text(c)) is not None) for c in completions]

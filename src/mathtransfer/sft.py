@@ -1,0 +1,73 @@
+"""Math-only SFT arms, a thin layer over TRL's SFTTrainer.
+
+- sft-think / sft-nothink: off-policy SFT on the teacher traces (columns teacher_think /
+  teacher_nothink) of the math training split, mirroring the paper's Qwen3-32B teacher.
+- rft: on-policy SFT. `rejection_sample` draws k answers per math prompt from the base model
+  itself (temperature 1.0) and keeps the correct ones; SFT then trains on them.
+Checkpoints are written every `save_steps` into `<out_dir>-checkpoints`; a rerun resumes from the
+last one, and the final model (or LoRA adapter) is saved with save_pretrained, atomically.
+Left out: packing, multi-GPU launch (accelerate handles it), the DVC stages and notebooks.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from datasets import Dataset
+
+from . import models
+from .config import TrainConfig
+from .evaluate import generate
+from .pretrain import as_conversations
+from .storage import atomic_dir
+from .tasks import score
+
+STYLE_COLUMNS = {"sft-think": "teacher_think", "sft-nothink": "teacher_nothink", "rft": "target"}
+
+
+def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: int, batch_size: int,
+                     seed: int) -> Dataset:
+    """The model's own correct answers: k samples per prompt at temperature 1.0, scored by the
+    task scorer; returns rows with `target` replaced by a correct sample (one row per sample kept)."""
+    prompts = [p for p in rows["prompt"] for _ in range(k)]
+    torch.manual_seed(seed)
+    outputs = generate(model, tokenizer, prompts, batch_size, max_new_tokens, do_sample=True)
+    kept = []
+    for i, row in enumerate(rows):
+        for out in outputs[i * k:(i + 1) * k]:
+            if score(row["task"], out, row["answer"], row["meta"]) == 1.0:
+                kept.append({**row, "target": out})
+    return Dataset.from_list(kept) if kept else rows.select([])
+
+
+def checkpoint_dir(out_dir: str) -> str:
+    return out_dir.rstrip("/") + "-checkpoints"
+
+
+def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
+              seed: int):
+    """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history."""
+    from transformers import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
+    cpu = not torch.cuda.is_available()
+    ckpt = checkpoint_dir(out_dir)
+    args = SFTConfig(
+        output_dir=ckpt, max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
+        learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
+        max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
+        save_strategy="steps", save_steps=cfg.save_steps, save_only_model=False,
+        report_to="none", disable_tqdm=True, seed=seed, data_seed=seed, use_cpu=cpu,
+        bf16=(not cpu) and torch.cuda.is_bf16_supported(), activation_checkpointing=False,
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
+                         train_dataset=as_conversations(rows, response_column))
+    trainer.remove_callback(PrinterCallback)
+    resume = os.path.isdir(ckpt) and any(d.startswith("checkpoint-") for d in os.listdir(ckpt))
+    trainer.train(resume_from_checkpoint=resume or None)
+    with atomic_dir(out_dir, marker="config.json" if cfg.mode == "full" else "adapter_config.json") as tmp:
+        trainer.model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return trainer.state.log_history

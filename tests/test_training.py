@@ -1,0 +1,100 @@
+"""Math-only post-training building blocks: rewards, rejection sampling, SFT and GRPO through TRL."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mathtransfer import models, rewards, sft
+from mathtransfer.config import TrainConfig
+
+CONV = lambda text: [{"role": "assistant", "content": text}]  # noqa: E731  TRL's conversational form
+
+
+def test_correctness_reward_on_right_wrong_unparsable_and_adversarial():
+    completions = [CONV("2+3=5. Answer: 5"), CONV("\\boxed{5}"), "Answer: 6", CONV("no answer"),
+                   CONV(""), CONV("Answer: 9^{9^{9}}"), CONV("x" * 100_000 + "Answer: 5"), None, [{"bad": 1}]]
+    n = len(completions)
+    got = rewards.correctness_reward(completions, task=["arith"] * n, answer=["5"] * n)
+    assert got == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_reward_is_never_one_when_the_gold_cannot_be_parsed():
+    assert rewards.correctness_reward([CONV("Answer: ???")], task=["arith"], answer=["???"]) == [0.0]
+    assert rewards.correctness_reward([CONV("Answer: 5")], task=["arith"], answer=[""]) == [0.0]
+
+
+def test_format_reward_only_checks_for_a_parsable_answer():
+    assert rewards.format_reward([CONV("Answer: 7"), CONV("\\boxed{x}"), CONV("seven")]) == [1.0, 1.0, 0.0]
+
+
+def test_rejection_sampling_keeps_only_correct_samples(monkeypatch, tiny_data):
+    rows = tiny_data["train"].filter(lambda r: r["task"] == "arith").select(range(3))
+    answers = rows["answer"]
+    fake = []
+    for gold in answers:  # per prompt: one right, one wrong, one unparsable
+        fake += [f"Answer: {gold}", f"Answer: {int(gold) + 1}", "no idea"]
+    monkeypatch.setattr(sft, "generate", lambda *a, **k: fake)
+    kept = sft.rejection_sample(None, None, rows, k=3, max_new_tokens=8, batch_size=4, seed=0)
+    assert kept.num_rows == 3
+    assert kept["target"] == [f"Answer: {a}" for a in answers]
+    assert kept["prompt"] == rows["prompt"]
+
+
+def _weights(path):
+    return load_file(f"{path}/model.safetensors")
+
+
+TINY = TrainConfig(sft_steps=2, sft_batch_size=4, rl_steps=1, rl_prompts_per_step=2, num_generations=2,
+                   max_completion_length=8, save_steps=1, sft_lr=1e-2, rl_lr=1e-2, lora_r=4, lora_alpha=8)
+
+
+def test_sft_full_trains_saves_and_reloads(tmp_path, tiny_data, tiny_model_dir):
+    rows = tiny_data["train"].filter(lambda r: r["group"] == "math").select(range(8))
+    out = str(tmp_path / "sft")
+    log = sft.train_sft(TINY, tiny_model_dir, rows, "teacher_think", out, seed=0)
+    losses = [entry["loss"] for entry in log if "loss" in entry]
+    assert losses and all(torch.isfinite(torch.tensor(losses)))
+    before, after = _weights(tiny_model_dir), _weights(out)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    model, _ = models.load_model(out)
+    assert model.config.model_type == "qwen3"
+    assert sorted(p.name for p in (tmp_path / "sft-checkpoints").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+
+
+@pytest.mark.parametrize("mode", ["lora", "qlora"])
+def test_sft_adapters_train_and_reload_onto_the_base(tmp_path, tiny_data, tiny_model_dir, mode):
+    cfg = TrainConfig(**{**TINY.__dict__, "mode": mode})
+    rows = tiny_data["train"].filter(lambda r: r["group"] == "math").select(range(8))
+    out = str(tmp_path / mode)
+    sft.train_sft(cfg, tiny_model_dir, rows, "teacher_nothink", out, seed=0)
+    adapter = json.load(open(f"{out}/adapter_config.json"))
+    assert adapter["base_model_name_or_path"] == tiny_model_dir
+    weights = load_file(f"{out}/adapter_model.safetensors")
+    assert any(w.abs().sum() > 0 for k, w in weights.items() if "lora_B" in k)  # B starts at zero
+    model, _ = models.load_model(out)
+    assert type(model).__name__ == "PeftModelForCausalLM"
+
+
+def test_grpo_runs_logs_rewards_and_saves(tmp_path, tiny_data, tiny_model_dir):
+    from mathtransfer import grpo
+
+    rows = tiny_data["train"].filter(lambda r: r["group"] == "math").select(range(4))
+    out = str(tmp_path / "grpo")
+    log = grpo.train_grpo(TINY, tiny_model_dir, rows, out, seed=0)
+    assert any("reward" in entry for entry in log)
+    assert all(0.0 <= entry["reward"] <= 1.0 for entry in log if "reward" in entry)
+    assert set(_weights(out)) == set(_weights(tiny_model_dir))
+    models.load_model(out)
+
+
+def test_an_interrupted_sft_run_resumes_to_the_same_model(tmp_path, tiny_data, tiny_model_dir):
+    rows = tiny_data["train"].filter(lambda r: r["group"] == "math").select(range(16))
+    three = TrainConfig(**{**TINY.__dict__, "sft_steps": 3})
+    sft.train_sft(three, tiny_model_dir, rows, "teacher_think", str(tmp_path / "straight"), seed=0)
+    # the "interrupted" run stopped after its checkpoint at step 2 (its final save never happened)
+    sft.train_sft(TINY, tiny_model_dir, rows, "teacher_think", str(tmp_path / "resumed"), seed=0)
+    log = sft.train_sft(three, tiny_model_dir, rows, "teacher_think", str(tmp_path / "resumed"), seed=0)
+    assert [e["step"] for e in log if "loss" in e] == [1, 2, 3]  # history restored, one new step
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
