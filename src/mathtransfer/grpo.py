@@ -8,16 +8,13 @@ Left out: vLLM rollouts (optional on GPUs), the DVC stage and its notebook.
 """
 from __future__ import annotations
 
-import os
-
 import torch
 from datasets import Dataset
 
 from . import models
 from .config import TrainConfig
 from .rewards import correctness_reward, format_reward
-from .sft import checkpoint_dir
-from .storage import atomic_dir
+from .sft import checkpoint_dir, train_and_save
 
 
 def as_prompts(rows: Dataset) -> Dataset:
@@ -28,18 +25,16 @@ def as_prompts(rows: Dataset) -> Dataset:
 
 def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, seed: int):
     """GRPO of the base on the prompts of `rows`; returns the trainer's log history."""
-    from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
     cpu = not torch.cuda.is_available()
-    ckpt = checkpoint_dir(out_dir)
     rewards, weights = [correctness_reward], [1.0]
     if cfg.format_weight > 0:
         rewards.append(format_reward)
         weights.append(cfg.format_weight)
     args = GRPOConfig(
-        output_dir=ckpt, max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
+        output_dir=checkpoint_dir(out_dir), max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
         lr_scheduler_type="constant_with_warmup", warmup_steps=0,
         per_device_train_batch_size=cfg.rl_prompts_per_step * cfg.num_generations,
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
@@ -51,10 +46,4 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     )
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=as_prompts(rows),
                           processing_class=tokenizer)
-    trainer.remove_callback(PrinterCallback)
-    resume = os.path.isdir(ckpt) and any(d.startswith("checkpoint-") for d in os.listdir(ckpt))
-    trainer.train(resume_from_checkpoint=resume or None)
-    with atomic_dir(out_dir, marker="config.json" if cfg.mode == "full" else "adapter_config.json") as tmp:
-        trainer.model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-    return trainer.state.log_history
+    return train_and_save(trainer, tokenizer, out_dir, cfg.mode)

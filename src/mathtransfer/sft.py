@@ -44,17 +44,30 @@ def checkpoint_dir(out_dir: str) -> str:
     return out_dir.rstrip("/") + "-checkpoints"
 
 
+def train_and_save(trainer, tokenizer, out_dir: str, mode: str):
+    """Train (resuming from the newest checkpoint if one exists), then save the model or adapter
+    atomically; returns the log history. Shared by every arm."""
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # curves are saved and plotted; no dict per log line
+    ckpt = trainer.args.output_dir
+    resume = os.path.isdir(ckpt) and any(d.startswith("checkpoint-") for d in os.listdir(ckpt))
+    trainer.train(resume_from_checkpoint=resume or None)
+    with atomic_dir(out_dir, marker="config.json" if mode == "full" else "adapter_config.json") as tmp:
+        trainer.model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return trainer.state.log_history
+
+
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
               seed: int):
     """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history."""
-    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
     cpu = not torch.cuda.is_available()
-    ckpt = checkpoint_dir(out_dir)
     args = SFTConfig(
-        output_dir=ckpt, max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
+        output_dir=checkpoint_dir(out_dir), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
         learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
         save_strategy="steps", save_steps=cfg.save_steps, save_only_model=False,
@@ -64,10 +77,4 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     )
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
                          train_dataset=as_conversations(rows, response_column))
-    trainer.remove_callback(PrinterCallback)
-    resume = os.path.isdir(ckpt) and any(d.startswith("checkpoint-") for d in os.listdir(ckpt))
-    trainer.train(resume_from_checkpoint=resume or None)
-    with atomic_dir(out_dir, marker="config.json" if cfg.mode == "full" else "adapter_config.json") as tmp:
-        trainer.model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-    return trainer.state.log_history
+    return train_and_save(trainer, tokenizer, out_dir, cfg.mode)
