@@ -136,7 +136,7 @@ class TrainConfig:
     rl_steps: int = param(100, "GRPO optimizer steps.", ge=1)
     rl_prompts_per_step: int = param(8, "GRPO prompts per step (each sampled num_generations times).", ge=1)
     num_generations: int = param(16, "GRPO group size: completions per prompt.", ge=2)
-    max_completion_length: int = param(64, "Longest completion, in tokens (SFT targets and GRPO rollouts).", ge=8)
+    max_completion_length: int = param(64, "Longest completion, in tokens (GRPO rollouts and rft samples).", ge=8)
     temperature: float = param(1.0, "GRPO rollout temperature.", gt=0)
     beta: float = param(0.0, "GRPO KL coefficient (the paper uses none).", ge=0)
     epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)

@@ -8,7 +8,6 @@ Left out: vLLM rollouts (optional on GPUs), the DVC stage and its notebook.
 """
 from __future__ import annotations
 
-import torch
 from datasets import Dataset
 
 from . import models
@@ -28,7 +27,6 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     from trl import GRPOConfig, GRPOTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
-    cpu = not torch.cuda.is_available()
     rewards, weights = [correctness_reward], [1.0]
     if cfg.format_weight > 0:
         rewards.append(format_reward)
@@ -40,9 +38,7 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature, beta=cfg.beta, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
         max_grad_norm=cfg.max_grad_norm, reward_weights=weights, logging_steps=1,
-        save_strategy="steps", save_steps=cfg.save_steps, report_to="none", disable_tqdm=True,
-        seed=seed, data_seed=seed, use_cpu=cpu, bf16=(not cpu) and torch.cuda.is_bf16_supported(),
-        activation_checkpointing=False, dataloader_num_workers=0,
+        save_strategy="steps", save_steps=cfg.save_steps, **models.trainer_run_args(seed),
     )
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=as_prompts(rows),
                           processing_class=tokenizer)

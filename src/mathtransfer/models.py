@@ -73,6 +73,15 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
+def trainer_run_args(seed: int) -> dict:
+    """TrainingArguments every trainer here shares: device and precision (fp32 and no activation
+    checkpointing on CPU, stack-notes gotchas 1-2; bf16 where a GPU has it), seeds, no reporting."""
+    cpu = not torch.cuda.is_available()
+    return dict(use_cpu=cpu, bf16=(not cpu) and torch.cuda.is_bf16_supported(),
+                activation_checkpointing=False, seed=seed, data_seed=seed, report_to="none",
+                disable_tqdm=True, dataloader_num_workers=0)
+
+
 def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_alpha: int = 32,
                lora_dropout: float = 0.0, gradient_checkpointing: bool = False,
                device: str | None = None):

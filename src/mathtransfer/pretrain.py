@@ -17,6 +17,7 @@ import torch
 from datasets import Dataset
 
 from .config import BaseConfig
+from .models import trainer_run_args
 from .storage import atomic_dir
 
 
@@ -32,7 +33,6 @@ def sft_config(cfg: BaseConfig, out_dir: str, seed: int):
     """The SFTConfig of pretraining: every number comes from params.yaml's `base` section."""
     from trl import SFTConfig
 
-    cpu = not torch.cuda.is_available()
     return SFTConfig(
         output_dir=out_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.lr, lr_scheduler_type="cosine_with_min_lr",
@@ -40,10 +40,8 @@ def sft_config(cfg: BaseConfig, out_dir: str, seed: int):
         weight_decay=cfg.weight_decay, adam_beta1=0.9, adam_beta2=0.98,
         max_grad_norm=cfg.max_grad_norm, max_length=cfg.max_length, completion_only_loss=True,
         logging_steps=min(cfg.logging_steps, cfg.steps),
-        save_strategy="no", report_to="none", disable_tqdm=True, seed=seed, data_seed=seed,
-        # CPU: fp32 and no checkpointing (stack-notes gotchas 1-2); bf16 where a GPU has it.
-        use_cpu=cpu, bf16=(not cpu) and torch.cuda.is_bf16_supported(), activation_checkpointing=False,
-        dataloader_num_workers=0, dataset_num_proc=max(1, torch.get_num_threads()),
+        save_strategy="no", dataset_num_proc=max(1, torch.get_num_threads()),
+        **trainer_run_args(seed),
     )
 
 

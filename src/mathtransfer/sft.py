@@ -22,9 +22,6 @@ from .pretrain import as_conversations
 from .storage import atomic_dir
 from .tasks import score
 
-STYLE_COLUMNS = {"sft-think": "teacher_think", "sft-nothink": "teacher_nothink", "rft": "target"}
-
-
 def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: int, batch_size: int,
                      seed: int) -> Dataset:
     """The model's own correct answers: k samples per prompt at temperature 1.0, scored by the
@@ -65,15 +62,11 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
-    cpu = not torch.cuda.is_available()
     args = SFTConfig(
         output_dir=checkpoint_dir(out_dir), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
         learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
-        save_strategy="steps", save_steps=cfg.save_steps, save_only_model=False,
-        report_to="none", disable_tqdm=True, seed=seed, data_seed=seed, use_cpu=cpu,
-        bf16=(not cpu) and torch.cuda.is_bf16_supported(), activation_checkpointing=False,
-        dataloader_num_workers=0,
+        save_strategy="steps", save_steps=cfg.save_steps, **models.trainer_run_args(seed),
     )
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
                          train_dataset=as_conversations(rows, response_column))
