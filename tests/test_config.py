@@ -9,7 +9,7 @@ import yaml
 from mathtransfer import config
 from mathtransfer.config import SECTIONS, ConfigError, parse
 
-BAD_BY_TYPE = {int: "two", float: "fast", str: 3, dict: [1], bool: "maybe"}
+BAD_BY_TYPE = {int: "two", float: "fast", str: 3, dict: [1], list: "zero", bool: "maybe"}
 
 
 def test_example_message_is_exact():
@@ -133,3 +133,9 @@ def test_a_missing_input_path_is_one_line(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip() == (f"{path}: data.out_dir: no such file or folder 'data/nowhere'; "
                                   "run the stage that writes it (dvc repro data) or give an existing path")
+
+
+@pytest.mark.parametrize("seeds", [[], [1, 1], [-1], ["a"], [True]])
+def test_seeds_must_be_distinct_non_negative_integers(seeds):
+    with pytest.raises(ConfigError, match="train.seeds: expected a non-empty list of distinct integers >= 0"):
+        parse(config.TrainConfig, {"seeds": seeds}, "train")

@@ -255,6 +255,237 @@ metrics
 """),
 ]
 
+TRAIN = [
+    ("md", """
+# 02 · One training arm, one seed: math-only post-training of the base
+
+The paper's controlled experiment (section 2.2) trains one base model on the same math problems in
+different ways. This notebook runs **one arm for one seed** (papermill parameters `arm` and
+`run_seed`; DVC runs it for every arm and seed):
+
+| arm | what it learns from (math training split only) | paper |
+|---|---|---|
+| `sft-think` | the teacher's step-by-step traces (think style) | SFT on Qwen3-32B think traces |
+| `sft-nothink` | the teacher's short traces | SFT on no-think traces |
+| `rft` | the base model's own correct samples (rejection sampling) | on-policy SFT |
+| `grpo` | its own rollouts, rewarded 1 when the scorer accepts the answer | GRPO |
+
+Checkpoints are written every `train.save_steps` steps; a killed run resumes from the newest complete one.
+Each checkpoint is then scored greedily on the first `train.checkpoint_items` test items of all
+twelve tasks, so that arms can later be compared at equal math gain (notebook 03).
+"""),
+    ("params", """
+# Parameters (papermill injects params.yaml and -p arm / -p run_seed below this cell)
+seed = 0
+threads = 2
+data = {"out_dir": "data/miniworld"}
+base = {"out_dir": "models/base"}
+evaluation = {}
+train = {}
+arm = "grpo"
+run_seed = 0
+"""),
+    ("code", """
+import json
+import os
+import resource
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets in a report
+import pandas as pd
+import torch
+from datasets.utils.logging import disable_progress_bar
+from transformers import set_seed
+from transformers.utils import logging as hf_logging
+
+from mathtransfer import arms, config, plots
+from mathtransfer import data as miniworld
+
+shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
+cfg = config.parse(config.TrainConfig, train, "train")
+ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
+torch.set_num_threads(shared.threads)
+set_seed(run_seed)
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()  # TRL/transformers deprecation chatter is not part of the report
+disable_progress_bar()
+dataset = miniworld.load(data["out_dir"])
+out_dir = arms.run_dir(cfg.out_dir, arm, run_seed)
+name = os.path.basename(out_dir)
+os.makedirs("reports/results/train", exist_ok=True)
+print(f"arm {arm}, seed {run_seed}, mode {cfg.mode}, from {base['out_dir']} -> {out_dir}")
+"""),
+    ("md", "## Train\nThe arm's trainer (TRL `SFTTrainer` or `GRPOTrainer`) with the settings of `train` in params.yaml; `resumed_from_step` is the checkpoint an interrupted run was picked up from (0: a fresh run)."),
+    ("code", """
+start = time.time()
+curve, info = arms.run(arm, cfg, base["out_dir"], dataset["train"], out_dir, run_seed, ecfg.batch_size)
+train_seconds = time.time() - start
+curve.insert(0, "seed", run_seed)
+curve.insert(0, "arm", arm)
+curve.to_csv(f"reports/results/train/{name}_curve.csv", index=False)
+if arm == "rft":
+    print(f"rejection sampling kept {info['kept']} of {info['samples']} samples "
+          f"({info['kept'] / info['samples']:.1%}) from {info['prompts']} prompts in {info['sampling_seconds']} s")
+info
+"""),
+    ("md", "## Curves\nLoss and gradient norm for every arm; for GRPO also the mean and spread of the reward within a step and the completion length. (TRL logs a KL to the base only when `beta` > 0; the paper and our default use none.)"),
+    ("code", """
+metrics = ["loss", "grad_norm", "reward", "reward_std", "completion_length", "kl"]
+plots.training_curves(curve, metrics, f"{arm}, seed {run_seed}");
+"""),
+    ("md", "## Checkpoints on the test subset\nGreedy accuracy of the base (step 0), each checkpoint and the final model, on the first `checkpoint_items` test items of every task."),
+    ("code", """
+start = time.time()
+final_step = int(curve["step"].max())
+ckpt = arms.evaluate_checkpoints(base["out_dir"], out_dir, final_step, dataset["test"], cfg.checkpoint_items,
+                                 ecfg.batch_size, ecfg.max_new_tokens)
+eval_seconds = time.time() - start
+ckpt.insert(0, "seed", run_seed)
+ckpt.insert(0, "arm", arm)
+ckpt.to_csv(f"reports/results/train/{name}_checkpoints.csv", index=False)
+by_group = ckpt.groupby(["step", "group"], sort=False).accuracy.mean().unstack("group")[["math", "other", "non"]]
+by_group.round(3)
+"""),
+    ("code", """
+change = (by_group.iloc[-1] - by_group.iloc[0]).round(3)
+print(f"final step {final_step}: change against the base on the same items -> "
+      + ", ".join(f"{g} {v:+.3f}" for g, v in change.items()))
+ckpt[ckpt.step.isin([0, final_step])].pivot(index="task", columns="step", values="accuracy").round(2)
+"""),
+    ("md", "## Run facts\nWall time of training and of the checkpoint evaluation, seconds per optimizer step, and the peak resident memory of this process (CPU) or peak GPU memory."),
+    ("code", """
+peak_mb = (torch.cuda.max_memory_allocated() if torch.cuda.is_available()
+           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
+steps_here = final_step - info["resumed_from_step"]  # steps trained by this process
+optimizer_seconds = train_seconds - info.get("sampling_seconds", 0)
+facts = dict(info, final_step=final_step, train_seconds=round(train_seconds, 1),
+             seconds_per_step=round(optimizer_seconds / steps_here, 3) if steps_here else None,
+             eval_seconds=round(eval_seconds, 1),
+             peak_memory_mb=round(peak_mb), memory_kind="cuda_allocated" if torch.cuda.is_available() else "cpu_rss",
+             threads=shared.threads)
+with open(f"reports/results/train/{name}_run.json", "w") as fh:
+    json.dump(facts, fh, indent=1)
+facts
+"""),
+]
+
+TRAINING = [
+    ("md", """
+# 03 · The training arms side by side: curves, gradient-norm dynamics, math gain and its cost
+
+Every arm was trained for every seed from the same base on the same math problems (notebook 02,
+one executed copy per run in `reports/train/`). This notebook collects their curves and
+checkpoint scores and asks the paper's questions:
+
+1. Did every arm raise math? (The Transferability Index is undefined without a math gain.)
+2. How do the gradient norms of SFT and RL behave in the first steps (the paper's Table 7)?
+3. At **equal math gain**, what did each arm cost on other reasoning and non-reasoning tasks?
+
+The scores here come from the checkpoint subset (the first `train.checkpoint_items` test items per
+task); the evaluate stage scores the final models on the full test split.
+"""),
+    ("params", """
+# Parameters (papermill injects params.yaml below this cell)
+train = {}
+"""),
+    ("code", """
+import glob
+import json
+import math
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+import pandas as pd
+from IPython.display import display
+
+from mathtransfer import config, dynamics, plots
+
+cfg = config.parse(config.TrainConfig, train, "train")
+curves = pd.concat([pd.read_csv(f) for f in sorted(glob.glob("reports/results/train/*_curve.csv"))])
+ckpts = pd.concat([pd.read_csv(f) for f in sorted(glob.glob("reports/results/train/*_checkpoints.csv"))])
+runs = pd.DataFrame([json.load(open(f)) for f in sorted(glob.glob("reports/results/train/*_run.json"))])
+# only the seeds in params (files of seeds dropped from params stay on disk until removed)
+curves, ckpts, runs = (t[t.seed.isin(cfg.seeds)] for t in (curves, ckpts, runs))
+arm_order = [a for a in plots.ARM_ORDER if a in set(curves.arm)]
+curves.to_csv("reports/results/train_curves.csv", index=False)
+ckpts.to_csv("reports/results/train_checkpoints.csv", index=False)
+runs[["arm", "seed", "final_step", "resumed_from_step", "train_seconds", "seconds_per_step", "eval_seconds", "peak_memory_mb"]]
+"""),
+    ("md", "## 1 · Math gain over the base, with seed spread\nChange in the math group's greedy accuracy from step 0 (the base) to the final step, on the checkpoint subset; mean, standard deviation and range over seeds."),
+    ("code", """
+run_gains = dynamics.gains(ckpts)
+final = run_gains.loc[run_gains.groupby(["arm", "seed"]).step.idxmax()]
+spread = final.groupby("arm")[["math", "other", "non"]].agg(["mean", "std", "min", "max"]).reindex(arm_order)
+display(spread.round(3))
+final.set_index(["arm", "seed"])[["step", "math", "other", "non"]].round(3)
+"""),
+    ("code", """
+aim = 0.10
+for arm, row in spread.iterrows():
+    low = row[("math", "min")]
+    verdict = "every seed reaches" if low >= aim else "NOT every seed reaches"
+    print(f"{arm}: math gain {row[('math', 'mean')]:+.3f} (seeds {low:+.3f} to {row[('math', 'max')]:+.3f}); "
+          f"{verdict} the +{aim:.2f} aim")
+"""),
+    ("md", "## 2 · Training curves\nMean over seeds (band: the seeds' range)."),
+    ("code", """
+if (curves.arm != "grpo").any():
+    plots.training_curves(curves[curves.arm != "grpo"], ["loss", "grad_norm", "token_accuracy"], "SFT arms");
+"""),
+    ("code", """
+if (curves.arm == "grpo").any():
+    plots.training_curves(curves[curves.arm == "grpo"], ["grad_norm", "reward", "reward_std", "completion_length", "kl"], "GRPO");
+"""),
+    ("md", "## 3 · Gradient-norm dynamics (the paper's Table 7)\nIndicators over the same window for every run: the first `train.indicator_steps` steps, or the shortest run if that is shorter; per run, then mean over seeds. `half_life` is NaN for a run whose gradient norm never halves within the window (`halved` counts the seeds that did). Definitions in `src/mathtransfer/dynamics.py`."),
+    ("code", """
+window = int(min(cfg.indicator_steps, curves.groupby(["arm", "seed"]).step.max().min()))
+print(f"window: the first {window} steps of every run")
+indicators = dynamics.indicator_table(curves, window)
+indicators.to_csv("reports/results/grad_norm_indicators.csv", index=False)
+table7 = indicators.groupby("arm")[dynamics.INDICATORS].mean().reindex(arm_order)
+table7["halved"] = indicators.groupby("arm").half_life.count().reindex(arm_order)
+table7.round(4)
+"""),
+    ("code", """
+sft_arms = [a for a in arm_order if a != "grpo"]
+if "grpo" in table7.index and sft_arms:
+    for name in ("oscillation", "decay_rate", "late_var"):
+        higher = [a for a in sft_arms if table7.loc[a, name] > table7.loc["grpo", name]]  # NaN compares False
+        print(f"{name}: grpo {table7.loc['grpo', name]:.4f}; higher than grpo in {len(higher)} of {len(sft_arms)} "
+              f"SFT arms ({', '.join(higher) or 'none'})")
+"""),
+    ("md", "## 4 · Matched gain: what each unit of math gain cost\nEach line is one run along its checkpoints, starting at the base (0, 0). Lines that go right while staying level keep their other skills; lines that fall, forget."),
+    ("code", """
+fig = plots.matched_gain(run_gains)
+fig.savefig("reports/figures/matched_gain.png", dpi=120)
+"""),
+    ("md", "Reading each run where its math gain first reaches a common level (linear between checkpoints): the level is the largest gain (to 0.001, rounded down) that every run with a gain reaches, capped at +0.10. Runs that never gain on math are listed and left out."),
+    ("code", """
+best = run_gains.groupby(["arm", "seed"]).math.max()
+print("runs without any math gain (left out):", ", ".join(f"{a} seed {s}" for a, s in best[best <= 0].index) or "none")
+level = math.floor(1000 * min(0.10, float(best[best > 0].min()) if (best > 0).any() else 0)) / 1000
+matched = dynamics.at_math_gain(run_gains, level) if level > 0 else pd.DataFrame(columns=["arm", "seed", "math", "step", "other", "non"])
+matched.to_csv("reports/results/matched_gain.csv", index=False)
+print(f"matched math gain: {level:+.3f}" if level > 0 else "no run gained on math: no matched comparison")
+matched.groupby("arm")[["step", "other", "non"]].agg(["mean", "std"]).reindex(arm_order).round(3)
+"""),
+    ("code", """
+means = matched.dropna().groupby("arm")[["other", "non"]].mean()
+if "grpo" in means.index:
+    for group in ("other", "non"):
+        worse = [a for a in sft_arms if a in means.index and means.loc[a, group] < means.loc["grpo", group]]
+        print(f"{group}: at math {level:+.3f}, grpo changes by {means.loc['grpo', group]:+.3f}; "
+              f"{len(worse)} of {len(sft_arms)} SFT arms lose more ({', '.join(worse) or 'none'})")
+metrics = {arm: {f"{group}_change_{stat}": None if pd.isna(value) else round(float(value), 4)
+                 for (group, stat), value in spread.loc[arm].items()} for arm in arm_order}
+with open("reports/metrics/training.json", "w") as fh:
+    json.dump(metrics, fh, indent=2)
+"""),
+]
+
 if __name__ == "__main__":
     nbformat.write(notebook(DATA), "notebooks/00_data.ipynb")
     nbformat.write(notebook(BASE), "notebooks/01_base.ipynb")
+    nbformat.write(notebook(TRAIN), "notebooks/02_train.ipynb")
+    nbformat.write(notebook(TRAINING), "notebooks/03_training.ipynb")

@@ -112,37 +112,52 @@ class EvalConfig:
 
     n_per_task: int = param(150, "Test items per task to evaluate (the first n of the test split).", ge=1)
     batch_size: int = param(128, "Prompts per generation batch.", ge=1)
-    max_new_tokens: int = param(48, "Generation budget per response, in tokens.", ge=1)
+    max_new_tokens: int = param(80, "Generation budget per response, in tokens (teacher-style traces reach ~60).", ge=1)
     pass_k: int = param(8, "Samples (temperature 1.0) per math item for pass@1 and pass@k.", ge=1)
     pass_k_items: int = param(50, "Math test items per task used for pass@k (sampling is costly).", ge=1)
 
 
+def _seeds_ok(value) -> bool:
+    return isinstance(value, list) and 0 < len(value) == len(set(value)) and all(
+        isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in value)
+
+
 @dataclass
 class TrainConfig:
-    """Math-only post-training arms (sft-think, sft-nothink, rft, grpo): shared and per-arm keys.
+    """Stages `sft` and `grpo`: the math-only post-training arms (sft-think, sft-nothink, rft, grpo).
 
-    SFT and RL learning rates are separate keys, as in the paper (its RL rate is 50x lower)."""
+    Every arm starts from the same base and sees only the math training split. SFT and RL learning
+    rates are separate keys, as in the paper (its RL rate is 50x lower)."""
 
+    seeds: list = param([0, 1, 2], "Training seeds; every arm is trained once per seed (data order, "
+                        "sampling, adapter init). The base model is the same for all.",
+                        valid=(_seeds_ok, "a non-empty list of distinct integers >= 0"))
     mode: str = param("full", "Weights trained: full, lora, or qlora (4-bit NF4 base + LoRA).",
                       choices=("full", "lora", "qlora"))
     lora_r: int = param(16, "LoRA rank (lora and qlora modes).", ge=1)
     lora_alpha: int = param(32, "LoRA alpha (lora and qlora modes).", ge=1)
     save_steps: int = param(25, "Checkpoint every this many steps (resume and matched-gain curves).", ge=1)
-    sft_lr: float = param(5e-4, "SFT learning rate (sft-think, sft-nothink, rft).", gt=0, le=1)
-    sft_steps: int = param(300, "SFT optimizer steps.", ge=1)
+    max_grad_norm: float = param(0.5, "Gradient clipping norm (all arms).", gt=0)
+    sft_lr: float = param(5e-4, "SFT learning rate (sft-think, sft-nothink, rft), constant.", gt=0, le=1)
+    sft_steps: int = param(200, "SFT optimizer steps.", ge=1)
     sft_batch_size: int = param(32, "SFT sequences per step.", ge=1)
-    rft_samples: int = param(8, "rft: samples per math prompt from the base (temperature 1.0); correct ones are kept.", ge=1)
-    rl_lr: float = param(5e-5, "GRPO learning rate.", gt=0, le=1)
-    rl_steps: int = param(100, "GRPO optimizer steps.", ge=1)
-    rl_prompts_per_step: int = param(8, "GRPO prompts per step (each sampled num_generations times).", ge=1)
+    rft_prompts: int = param(2000, "rft: math training prompts sampled from the base (a seeded subset).", ge=1)
+    rft_samples: int = param(4, "rft: samples per prompt from the base (temperature 1.0); correct ones are kept.", ge=1)
+    rl_lr: float = param(5e-5, "GRPO learning rate, constant.", gt=0, le=1)
+    rl_steps: int = param(75, "GRPO optimizer steps.", ge=1)
+    rl_prompts_per_step: int = param(4, "GRPO prompts per step (each sampled num_generations times).", ge=1)
     num_generations: int = param(16, "GRPO group size: completions per prompt.", ge=2)
     max_completion_length: int = param(64, "Longest completion, in tokens (GRPO rollouts and rft samples).", ge=8)
     temperature: float = param(1.0, "GRPO rollout temperature.", gt=0)
-    beta: float = param(0.0, "GRPO KL coefficient (the paper uses none).", ge=0)
+    beta: float = param(0.0, "GRPO KL coefficient (the paper uses none; TRL logs the KL only when > 0).", ge=0)
     epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)
     epsilon_high: float = param(0.28, "GRPO upper clipping range (DAPO clip-higher).", gt=0, le=1)
-    max_grad_norm: float = param(0.5, "Gradient clipping norm (all arms).", gt=0)
     format_weight: float = param(0.0, "Weight of the optional format reward (0: off).", ge=0)
+    checkpoint_items: int = param(50, "Test items per task scored greedily at every checkpoint "
+                                  "(the matched-gain curves); the evaluate stage scores final models fully.", ge=1)
+    indicator_steps: int = param(100, "Gradient-norm indicators use the first this many steps (the paper: 100).", ge=4)
+    out_dir: str = param("models", "Folder of the trained models: <out_dir>/<arm>-seed<seed>, checkpoints "
+                         "in <out_dir>/<arm>-seed<seed>-checkpoints.", valid=OUTPUT_DIR)
 
 
 SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig}

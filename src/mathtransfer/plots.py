@@ -47,3 +47,43 @@ def task_accuracy(acc: pd.DataFrame, title: str = "Per-task accuracy"):
     ax.legend(title="", loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+ARM_ORDER = ["sft-think", "sft-nothink", "rft", "grpo"]
+
+
+def training_curves(curves: pd.DataFrame, metrics: list[str], title: str = "Training curves"):
+    """One panel per metric against step; one line per arm (mean over seeds, band: seed range).
+    curves has columns arm, seed, step and the metrics."""
+    metrics = [m for m in metrics if m in curves and curves[m].notna().any()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    hue_order = [a for a in ARM_ORDER if a in set(curves["arm"])]
+    for ax, metric in zip(axes[0], metrics):
+        sns.lineplot(data=curves.dropna(subset=[metric]), x="step", y=metric, hue="arm", hue_order=hue_order,
+                     errorbar=("pi", 100), ax=ax, linewidth=1)
+        ax.set_title(metric)
+        if ax is not axes[0][0]:
+            ax.get_legend().remove()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def matched_gain(run_gains: pd.DataFrame, title: str = "Change on other skills against math gain"):
+    """Two panels: other-reasoning and non-reasoning change (y) against math change (x), one line
+    per run along its checkpoints (start at the base, 0, 0)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    hue_order = [a for a in ARM_ORDER if a in set(run_gains["arm"])]
+    for ax, group in zip(axes, ["other", "non"]):
+        sns.lineplot(data=run_gains, x="math", y=group, hue="arm", hue_order=hue_order, units="seed",
+                     estimator=None, sort=False, marker="o", markersize=4, linewidth=1, ax=ax)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_xlabel("change in math accuracy")
+        ax.set_ylabel("change in accuracy")
+        ax.set_title(GROUP_LABELS[group])
+        if group == "non":
+            ax.get_legend().remove()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

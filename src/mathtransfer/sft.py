@@ -10,7 +10,9 @@ Left out: packing, multi-GPU launch (accelerate handles it), the DVC stages and 
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import torch
 from datasets import Dataset
@@ -41,19 +43,55 @@ def checkpoint_dir(out_dir: str) -> str:
     return out_dir.rstrip("/") + "-checkpoints"
 
 
+def _state(checkpoint: str) -> dict | None:
+    """A checkpoint's trainer_state.json, or None when it is missing or cut short."""
+    try:
+        with open(os.path.join(checkpoint, "trainer_state.json")) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def last_complete_checkpoint(ckpt_dir: str) -> str | None:
+    """The newest checkpoint that was written to the end, or None. The Trainer writes
+    trainer_state.json last, so a checkpoint without a readable one was cut short (crash,
+    kill -9): it is removed rather than resumed from."""
+    if not os.path.isdir(ckpt_dir):
+        return None
+    steps = sorted((int(d.split("-")[1]), d) for d in os.listdir(ckpt_dir)
+                   if d.startswith("checkpoint-") and d.split("-")[1].isdigit())
+    for _, name in reversed(steps):
+        path = os.path.join(ckpt_dir, name)
+        if _state(path) is not None:
+            return path
+        shutil.rmtree(path)
+    return None
+
+
+def checkpoint_step(checkpoint: str | None) -> int:
+    """The optimizer step a checkpoint was taken at (0 for None)."""
+    return _state(checkpoint)["global_step"] if checkpoint else 0
+
+
 def train_and_save(trainer, tokenizer, out_dir: str, mode: str):
-    """Train (resuming from the newest checkpoint if one exists), then save the model or adapter
-    atomically; returns the log history. Shared by every arm."""
+    """Train (resuming from the newest complete checkpoint if one exists), then save the model or
+    adapter atomically; returns the log history. Shared by every arm. A run whose last checkpoint
+    is already at max_steps is not trained further (resuming would add a step): its weights are
+    taken from that checkpoint."""
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # curves are saved and plotted; no dict per log line
-    ckpt = trainer.args.output_dir
-    resume = os.path.isdir(ckpt) and any(d.startswith("checkpoint-") for d in os.listdir(ckpt))
-    trainer.train(resume_from_checkpoint=resume or None)
+    last = last_complete_checkpoint(trainer.args.output_dir)
+    if last and checkpoint_step(last) >= trainer.args.max_steps:
+        trainer._load_from_checkpoint(last)
+        history = _state(last)["log_history"]
+    else:
+        trainer.train(resume_from_checkpoint=last)
+        history = trainer.state.log_history
     with atomic_dir(out_dir, marker="config.json" if mode == "full" else "adapter_config.json") as tmp:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-    return trainer.state.log_history
+    return history
 
 
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
@@ -65,6 +103,7 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     args = SFTConfig(
         output_dir=checkpoint_dir(out_dir), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
         learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
+        max_length=model.config.max_position_embeddings,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
         save_strategy="steps", save_steps=cfg.save_steps, **models.trainer_run_args(seed),
     )

@@ -1,0 +1,189 @@
+"""One training run of one arm for one seed: its data, its trainer, its checkpoints, its curves.
+
+The paper's controlled study trains ONE base on the SAME math-only problems in four ways:
+- sft-think / sft-nothink: off-policy SFT on the teacher's traces (think / no-think style);
+- rft: on-policy SFT on the base model's own correct samples (rejection sampling);
+- grpo: GRPO with the task scorer as the reward.
+`run` trains one arm and returns its curve. A rerun with the same settings resumes from the newest
+complete checkpoint (after a crash or kill -9); a rerun with other settings, data, code or
+libraries starts afresh, because the checkpoint folder carries a fingerprint (run.json) of what
+produced it. `evaluate_checkpoints`
+scores the base (step 0) and every checkpoint on a fixed test subset: the matched-gain curves.
+Left out: the trainers themselves (sft.py, grpo.py) and the full final evaluation (evaluate stage).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+
+import pandas as pd
+from datasets import Dataset, load_from_disk
+from importlib.metadata import version
+
+from . import evaluate, grpo, models, sft
+from .config import TrainConfig
+from .storage import atomic_dir
+
+# arm -> the column of the math training split it learns from (grpo learns from its own rollouts)
+ARMS = {"sft-think": "teacher_think", "sft-nothink": "teacher_nothink", "rft": "target", "grpo": None}
+# TRL log keys -> curve columns (a key an arm does not log stays empty)
+CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
+                 "reward": "reward", "reward_std": "reward_std", "completions/mean_length": "completion_length",
+                 "kl": "kl", "entropy": "entropy", "mean_token_accuracy": "token_accuracy"}
+# the train keys each arm reads (dvc.yaml lists the same ones for its stage)
+SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm")
+SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_steps", "sft_batch_size")
+ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
+            "rft": SFT_KEYS + ("rft_prompts", "rft_samples", "max_completion_length"),
+            "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_prompts_per_step", "num_generations",
+                                   "max_completion_length", "temperature", "beta", "epsilon",
+                                   "epsilon_high", "format_weight")}
+LIBRARIES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets")
+
+
+def run_dir(out_dir: str, arm: str, seed: int) -> str:
+    """Where one run's final model (or adapter) goes; its checkpoints go to `<run_dir>-checkpoints`."""
+    return os.path.join(out_dir, f"{arm}-seed{seed}")
+
+
+def math_split(train: Dataset, seed: int) -> Dataset:
+    """The math items of the training split, in a seeded order (the only data every arm sees)."""
+    return train.filter(lambda group: group == "math", input_columns="group").shuffle(seed=seed)
+
+
+def _base_identity(base_path: str) -> str:
+    """A hub id as is; a local model by the hash of its weights and config."""
+    if not os.path.isdir(base_path):
+        return base_path
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(base_path)):
+        if name.endswith((".safetensors", ".json")):
+            with open(os.path.join(base_path, name), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _code_identity() -> str:
+    """Hash of the package's sources: a code change must not resume an old run."""
+    digest = hashlib.sha256()
+    root = os.path.dirname(os.path.abspath(__file__))
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            with open(os.path.join(folder, name), "rb") as fh:
+                digest.update(name.encode() + fh.read())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(arm: str, seed: int, cfg: TrainConfig, base_path: str, data_fingerprint: str) -> dict:
+    """Everything that decides what a run trains: resuming is only allowed onto the same
+    (settings the arm reads, seed, base weights, data, code, library versions, device)."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return dict(arm=arm, seed=seed, base=_base_identity(base_path), data=data_fingerprint,
+                code=_code_identity(), libraries={lib: version(lib) for lib in LIBRARIES},
+                device=device, dtype=str(models.default_dtype(device)),
+                train={k: getattr(cfg, k) for k in ARM_KEYS[arm]})
+
+
+def prepare_checkpoints(ckpt_dir: str, fp: dict) -> None:
+    """Keep ckpt_dir for a resume if it was made by the same settings, else empty it.
+    Refuses to delete a folder that is not a checkpoint folder."""
+    marker = os.path.join(ckpt_dir, "run.json")
+    if os.path.isdir(ckpt_dir):
+        if os.path.isfile(marker):
+            try:
+                with open(marker) as fh:
+                    if json.load(fh) == fp:
+                        return
+            except ValueError:  # cut short by a kill: not the same settings
+                pass
+        elif any(not (d.startswith(("checkpoint-", "README")) or d == "rft_data") for d in os.listdir(ckpt_dir)):
+            raise FileExistsError(f"{ckpt_dir}: not a checkpoint folder of this project; remove it or "
+                                  "choose another train.out_dir")
+        print(f"{ckpt_dir}: made by other settings or code; starting afresh")
+        shutil.rmtree(ckpt_dir)
+    os.makedirs(ckpt_dir)
+    with open(marker + ".tmp", "w") as fh:
+        json.dump(fp, fh, indent=1)
+    os.replace(marker + ".tmp", marker)
+
+
+def rft_rows(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, batch_size: int,
+             cache_dir: str) -> Dataset:
+    """rft's training rows: the base model's own correct answers (cached for a resume)."""
+    if os.path.isfile(os.path.join(cache_dir, "state.json")):
+        return load_from_disk(cache_dir)
+    model, tokenizer = models.load_model(base_path, "full")
+    prompts = rows.select(range(min(cfg.rft_prompts, len(rows))))
+    kept = sft.rejection_sample(model, tokenizer, prompts, cfg.rft_samples, cfg.max_completion_length,
+                                batch_size, seed)
+    if len(kept) == 0:
+        raise ValueError(f"rft: none of the {len(prompts) * cfg.rft_samples} samples from {base_path} was correct; "
+                         "raise train.rft_prompts or train.rft_samples, or pretrain the base longer")
+    kept.info.description = json.dumps(dict(prompts=len(prompts), samples=len(prompts) * cfg.rft_samples))
+    with atomic_dir(cache_dir, marker="state.json") as tmp:
+        kept.save_to_disk(tmp)
+    return kept
+
+
+def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, out_dir: str, seed: int,
+        sample_batch_size: int = 128) -> tuple[pd.DataFrame, dict]:
+    """Train `arm` from `base_path` on the math split of `train`; save it to out_dir.
+    Returns (curve, info): the per-step curve and facts about the run (its data, the step it
+    resumed from, rft's sampling time). sample_batch_size: prompts per batch when rft samples."""
+    if arm not in ARMS:
+        raise ValueError(f"arm: expected one of {', '.join(ARMS)}, got {arm!r}")
+    ckpt = sft.checkpoint_dir(out_dir)
+    prepare_checkpoints(ckpt, fingerprint(arm, seed, cfg, base_path, train._fingerprint))
+    resumed_from = sft.checkpoint_step(sft.last_complete_checkpoint(ckpt))
+    rows = math_split(train, seed)
+    info = dict(arm=arm, seed=seed, resumed_from_step=resumed_from, math_rows=len(rows))
+    if arm == "grpo":
+        history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed)
+    else:
+        if arm == "rft":
+            start = time.perf_counter()
+            rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
+            info.update(json.loads(rows.info.description), kept=len(rows),
+                        sampling_seconds=round(time.perf_counter() - start, 1))
+        history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed)
+    return curves(history), info
+
+
+def curves(history: list[dict]) -> pd.DataFrame:
+    """TRL's log history -> one row per logged step, columns step + CURVE_COLUMNS (NaN if not logged)."""
+    rows = [h for h in history if "step" in h and ("loss" in h or "grad_norm" in h)]
+    frame = pd.DataFrame({"step": [h["step"] for h in rows]})
+    for key, column in CURVE_COLUMNS.items():
+        frame[column] = [h.get(key, float("nan")) for h in rows]
+    return frame.drop_duplicates("step", keep="last").reset_index(drop=True)
+
+
+def checkpoints(out_dir: str) -> list[tuple[int, str]]:
+    """(step, folder) of every checkpoint of a run, in step order."""
+    ckpt = sft.checkpoint_dir(out_dir)
+    found = [(int(d.split("-")[1]), os.path.join(ckpt, d)) for d in os.listdir(ckpt)
+             if d.startswith("checkpoint-") and d.split("-")[1].isdigit()]
+    return sorted(found)
+
+
+def evaluate_checkpoints(base_path: str, out_dir: str, final_step: int, test: Dataset, n_items: int,
+                         batch_size: int, max_new_tokens: int) -> pd.DataFrame:
+    """Greedy accuracy per task of the base (step 0), every checkpoint, and the final model (at
+    final_step, when no checkpoint has that step): columns step, task, group, accuracy, n."""
+    points = [(0, base_path)] + [(s, p) for s, p in checkpoints(out_dir) if s <= final_step]
+    if points[-1][0] != final_step:
+        points.append((final_step, out_dir))
+    tables = []
+    for step, path in points:
+        model, tokenizer = models.load_model(path, "full")
+        records = evaluate.evaluate(model, tokenizer, test, n_items, batch_size, max_new_tokens)
+        table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
+        tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step))
+    return pd.concat(tables)[["step", "task", "group", "accuracy", "n"]].reset_index(drop=True)

@@ -1,0 +1,119 @@
+"""One run of one arm: fingerprinted checkpoints, curves, rft data, checkpoint evaluation."""
+import json
+import os
+
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+
+from mathtransfer import arms, sft
+from mathtransfer.config import TrainConfig
+
+TINY = TrainConfig(sft_steps=4, sft_batch_size=4, rl_steps=2, rl_prompts_per_step=2, num_generations=2,
+                   max_completion_length=8, save_steps=2, sft_lr=1e-2, rl_lr=1e-2, rft_prompts=4, rft_samples=2)
+
+
+def test_curves_keep_one_row_per_logged_step_and_name_trl_keys():
+    history = [{"loss": 2.0, "grad_norm": 1.0, "step": 1}, {"loss": 1.5, "grad_norm": 0.5, "step": 2},
+               {"reward": 0.25, "reward_std": 0.1, "completions/mean_length": 9.0, "loss": 0.0,
+                "grad_norm": 0.2, "step": 3},
+               {"train_runtime": 3.2, "train_loss": 1.2, "step": 3}]  # the end-of-training summary
+    curve = arms.curves(history)
+    assert curve["step"].tolist() == [1, 2, 3]
+    assert curve.loc[2, "reward"] == 0.25 and curve.loc[2, "completion_length"] == 9.0
+    assert curve["loss"].tolist() == [2.0, 1.5, 0.0] and curve.loc[:1, "reward"].isna().all()
+
+
+def test_the_fingerprint_holds_what_the_arm_reads_and_nothing_else(tiny_model_dir):
+    fp = arms.fingerprint("sft-think", 0, TINY, tiny_model_dir, "data1")
+    same = TrainConfig(**{**TINY.__dict__, "checkpoint_items": 7, "seeds": [5], "rl_lr": 0.1})
+    assert arms.fingerprint("sft-think", 0, same, tiny_model_dir, "data1") == fp  # not read by sft-think
+    for changed in [("sft-think", 0, TrainConfig(**{**TINY.__dict__, "sft_lr": 3e-4}), "data1"),
+                    ("sft-think", 1, TINY, "data1"), ("sft-think", 0, TINY, "data2")]:
+        assert arms.fingerprint(changed[0], changed[1], changed[2], tiny_model_dir, changed[3]) != fp
+    assert len(fp["base"]) == 16 and len(fp["code"]) == 16  # a local base: by its weights, not its path
+    assert set(fp["train"]) == set(arms.ARM_KEYS["sft-think"]) and fp["libraries"]["trl"]
+
+
+def test_checkpoints_are_resumed_only_onto_the_same_settings(tmp_path):
+    ckpt = tmp_path / "run-checkpoints"
+    fp, other = {"arm": "grpo", "train": {"rl_lr": 1e-5}}, {"arm": "grpo", "train": {"rl_lr": 2e-5}}
+    arms.prepare_checkpoints(str(ckpt), fp)
+    assert json.load(open(ckpt / "run.json")) == fp
+    (ckpt / "checkpoint-2").mkdir()
+    arms.prepare_checkpoints(str(ckpt), fp)
+    assert (ckpt / "checkpoint-2").exists()  # same settings: kept for the resume
+    arms.prepare_checkpoints(str(ckpt), other)  # other settings: emptied
+    assert not (ckpt / "checkpoint-2").exists() and json.load(open(ckpt / "run.json")) == other
+    (ckpt / "checkpoint-2").mkdir()
+    (ckpt / "run.json").write_text('{"arm": "gr')  # a marker cut short by a kill
+    arms.prepare_checkpoints(str(ckpt), other)
+    assert not (ckpt / "checkpoint-2").exists() and json.load(open(ckpt / "run.json")) == other
+
+
+def test_a_folder_that_is_not_a_checkpoint_folder_is_never_deleted(tmp_path):
+    folder = tmp_path / "mine-checkpoints"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a checkpoint folder"):
+        arms.prepare_checkpoints(str(folder), {"arm": "rft"})
+    assert (folder / "thesis.tex").read_text() == "precious"
+
+
+def test_a_checkpoint_cut_short_is_removed_not_resumed(tmp_path):
+    for step, state in [(2, '{"global_step": 2}'), (4, '{"global_st'), (6, None)]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if state:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert sft.last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    assert not (tmp_path / "checkpoint-4").exists() and not (tmp_path / "checkpoint-6").exists()
+    assert sft.checkpoint_step(str(tmp_path / "checkpoint-2")) == 2 and sft.checkpoint_step(None) == 0
+    assert sft.last_complete_checkpoint(str(tmp_path / "none")) is None
+
+
+def test_unknown_arm_is_refused(tmp_path, tiny_data, tiny_model_dir):
+    with pytest.raises(ValueError, match="arm: expected one of sft-think, sft-nothink, rft, grpo"):
+        arms.run("dpo", TINY, tiny_model_dir, tiny_data["train"], str(tmp_path / "x"), 0)
+
+
+def test_rft_data_is_the_base_s_correct_samples_cached_for_a_resume(tmp_path, tiny_data, tiny_model_dir, monkeypatch):
+    rows = arms.math_split(tiny_data["train"], 0)
+    calls = []
+
+    def fake_sampler(model, tokenizer, prompts, k, max_new_tokens, batch_size, seed):
+        calls.append(len(prompts))
+        return Dataset.from_list([{**prompts[0], "target": f"Answer: {prompts[0]['answer']}"}])
+
+    monkeypatch.setattr(sft, "rejection_sample", fake_sampler)
+    cache = str(tmp_path / "rft_data")
+    kept = arms.rft_rows(TINY, tiny_model_dir, rows, 0, 8, cache)
+    assert len(kept) == 1 and calls == [TINY.rft_prompts]
+    assert json.loads(kept.info.description) == {"prompts": 4, "samples": 8}
+    again = arms.rft_rows(TINY, tiny_model_dir, rows, 0, 8, cache)
+    assert calls == [TINY.rft_prompts] and again["target"] == kept["target"]  # read back, not resampled
+
+    monkeypatch.setattr(sft, "rejection_sample", lambda *a, **k: rows.select([]))
+    with pytest.raises(ValueError, match="rft: none of the 8 samples"):
+        arms.rft_rows(TINY, tiny_model_dir, rows, 0, 8, str(tmp_path / "empty"))
+    assert not os.path.exists(tmp_path / "empty")
+
+
+def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny_data, tiny_model_dir):
+    out = str(tmp_path / "sft-nothink-seed0")
+    curve, info = arms.run("sft-nothink", TINY, tiny_model_dir, tiny_data["train"], out, 0, sample_batch_size=16)
+    assert info["math_rows"] == sum(g == "math" for g in tiny_data["train"]["group"])
+    assert info["resumed_from_step"] == 0
+    assert curve["step"].tolist() == [1, 2, 3, 4] and curve["loss"].notna().all()
+    assert [s for s, _ in arms.checkpoints(out)] == [2, 4]
+    scores = arms.evaluate_checkpoints(tiny_model_dir, out, 4, tiny_data["test"], 2, 32, 6)
+    assert sorted(set(scores.step)) == [0, 2, 4]
+    assert (scores.n == 2).all() and scores.accuracy.between(0, 1).all()
+    assert len(scores) == 3 * 12 and set(scores.group) == {"math", "other", "non"}
+    # a rerun of a finished run trains nothing more: same curve, same weights, no extra checkpoint
+    before = load_file(f"{out}/model.safetensors")
+    curve2, again = arms.run("sft-nothink", TINY, tiny_model_dir, tiny_data["train"], out, 0, sample_batch_size=16)
+    assert again["resumed_from_step"] == 4 and curve2["step"].tolist() == [1, 2, 3, 4]
+    assert [s for s, _ in arms.checkpoints(out)] == [2, 4]
+    after = load_file(f"{out}/model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before)
