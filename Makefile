@@ -23,8 +23,9 @@ $(STAMP): requirements.lock pyproject.toml
 repro: $(STAMP)
 	$(RUN) dvc repro
 
+# Two workers; each test file stays on one (the end-to-end file shares one repository copy).
 test: $(STAMP)
-	$(RUN) python -m pytest
+	$(RUN) python -m pytest -n 2 --dist loadfile
 
 # Rewrite the lock from the current venv (after changing a pin on purpose).
 lock: $(STAMP)

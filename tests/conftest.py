@@ -8,6 +8,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 warnings.filterwarnings("ignore")
 
+# `make test` runs two pytest workers on a 2-core machine: one thread each (oversubscribed torch
+# threads run several times slower)
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tiny_data():
@@ -38,3 +44,45 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
     model.save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return str(path)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_env():
+    """The environment of a subprocess: this interpreter's bin folder first (dvc, papermill)."""
+    import sys
+
+    return dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+
+
+def run(cmd, cwd):
+    import subprocess
+
+    return subprocess.run(cmd, cwd=cwd, env=run_env(), capture_output=True, text=True, timeout=900)
+
+
+def smoke_repo(dest):
+    """The repository's files (tracked or not ignored; no generated data, models or reports) in a
+    fresh git repo at dest, with params.yaml on the smoke profile."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from mathtransfer.config import merge_profile
+
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        generated = rel.startswith(("reports/", "models/")) or (rel.startswith("data/") and not rel.startswith("data/paper/"))
+        if generated or not os.path.isfile(os.path.join(ROOT, rel)):
+            continue
+        os.makedirs(dest / os.path.dirname(rel), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, rel), dest / rel)
+    (dest / "dvc.lock").unlink(missing_ok=True)
+    params = yaml.safe_load(open(dest / "params.yaml"))
+    smoke = yaml.safe_load(open(dest / "profiles" / "smoke.yaml"))
+    (dest / "params.yaml").write_text(yaml.safe_dump(merge_profile(params, smoke), sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    return dest

@@ -72,9 +72,9 @@ def test_a_checkpoint_cut_short_is_removed_not_resumed(tmp_path):
     assert sft.last_complete_checkpoint(str(tmp_path / "none")) is None
 
 
-def test_unknown_arm_is_refused(tmp_path, tiny_data, tiny_model_dir):
+def test_unknown_arm_is_refused(tiny_data, tiny_model_dir):
     with pytest.raises(ValueError, match="arm: expected one of sft-think, sft-nothink, rft, grpo"):
-        arms.run("dpo", TINY, tiny_model_dir, tiny_data["train"], str(tmp_path / "x"), 0)
+        arms.run("dpo", TINY, tiny_model_dir, tiny_data["train"], 0)
 
 
 def test_rft_data_is_the_base_s_correct_samples_cached_for_a_resume(tmp_path, tiny_data, tiny_model_dir, monkeypatch):
@@ -100,20 +100,34 @@ def test_rft_data_is_the_base_s_correct_samples_cached_for_a_resume(tmp_path, ti
 
 
 def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny_data, tiny_model_dir):
-    out = str(tmp_path / "sft-nothink-seed0")
-    curve, info = arms.run("sft-nothink", TINY, tiny_model_dir, tiny_data["train"], out, 0, sample_batch_size=16)
+    cfg = TrainConfig(**{**TINY.__dict__, "out_dir": str(tmp_path / "arms"), "checkpoint_dir": str(tmp_path / "ckpt")})
+    curve, info = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    out, ckpt = str(tmp_path / "arms" / "sft-nothink-seed0"), str(tmp_path / "ckpt" / "sft-nothink-seed0")
+    assert (info["out_dir"], info["checkpoint_dir"]) == (out, ckpt)
     assert info["math_rows"] == sum(g == "math" for g in tiny_data["train"]["group"])
     assert info["resumed_from_step"] == 0
     assert curve["step"].tolist() == [1, 2, 3, 4] and curve["loss"].notna().all()
-    assert [s for s, _ in arms.checkpoints(out)] == [2, 4]
-    scores = arms.evaluate_checkpoints(tiny_model_dir, out, 4, tiny_data["test"], 2, 32, 6)
+    assert [s for s, _ in arms.checkpoints(ckpt)] == [2, 4]
+    scores = arms.evaluate_checkpoints(tiny_model_dir, out, ckpt, 4, tiny_data["test"], 2, 32, 6)
     assert sorted(set(scores.step)) == [0, 2, 4]
     assert (scores.n == 2).all() and scores.accuracy.between(0, 1).all()
     assert len(scores) == 3 * 12 and set(scores.group) == {"math", "other", "non"}
     # a rerun of a finished run trains nothing more: same curve, same weights, no extra checkpoint
     before = load_file(f"{out}/model.safetensors")
-    curve2, again = arms.run("sft-nothink", TINY, tiny_model_dir, tiny_data["train"], out, 0, sample_batch_size=16)
+    curve2, again = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
     assert again["resumed_from_step"] == 4 and curve2["step"].tolist() == [1, 2, 3, 4]
-    assert [s for s, _ in arms.checkpoints(out)] == [2, 4]
+    assert [s for s, _ in arms.checkpoints(ckpt)] == [2, 4]
     after = load_file(f"{out}/model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_pruning_keeps_weights_everywhere_and_the_newest_checkpoint_whole(tmp_path):
+    for step in (2, 4, 6):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"):
+            (folder / name).write_bytes(b"x" * 10)
+    assert arms.prune_checkpoints(str(tmp_path)) == 2 * 3 * 10
+    for step in (2, 4):
+        assert sorted(p.name for p in (tmp_path / f"checkpoint-{step}").iterdir()) == ["model.safetensors", "trainer_state.json"]
+    assert len(list((tmp_path / "checkpoint-6").iterdir())) == 5

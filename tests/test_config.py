@@ -139,3 +139,15 @@ def test_a_missing_input_path_is_one_line(tmp_path):
 def test_seeds_must_be_distinct_non_negative_integers(seeds):
     with pytest.raises(ConfigError, match="train.seeds: expected a non-empty list of distinct integers >= 0"):
         parse(config.TrainConfig, {"seeds": seeds}, "train")
+
+
+@pytest.mark.parametrize("ckpt", ["models/arms", "models/arms/ckpt", "models"])
+def test_checkpoints_must_not_overlap_the_final_models(ckpt):
+    with pytest.raises(ConfigError, match="train.checkpoint_dir: must not overlap out_dir"):
+        parse(config.TrainConfig, {"out_dir": "models/arms", "checkpoint_dir": ckpt}, "train")
+
+
+def test_sampled_tasks_must_be_task_names():
+    assert parse(config.EvalConfig, {"sampled_tasks": ["word", "kb_chain"]}, "evaluation").sampled_tasks == ["word", "kb_chain"]
+    with pytest.raises(ConfigError, match="evaluation.sampled_tasks: expected a list of task names"):
+        parse(config.EvalConfig, {"sampled_tasks": ["aime"]}, "evaluation")

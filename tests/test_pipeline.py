@@ -1,51 +1,28 @@
 """End to end: `dvc repro` of the smoke profile in a temporary copy of the repository.
 
-The tests share one copy and run in file order: full run, kill -9 and resume, bad param."""
+The tests share one copy and run in file order: the full run (and a no-op rerun), kill -9 of a
+training stage and its resume, then a bad param."""
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import run as _run
+from conftest import run_env, smoke_repo
 from safetensors.torch import load_file
 
-from mathtransfer.config import merge_profile
 from mathtransfer.tasks import TASKS
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _env():
-    return dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-
-
-def _run(cmd, cwd):
-    return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    """The repository's files (tracked or not ignored) in a fresh git repo, on the smoke profile."""
-    dest = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\n")
-    for rel in filter(None, files):
-        if rel.startswith(("reports/", "data/", "models/")) or not os.path.isfile(os.path.join(ROOT, rel)):
-            continue
-        os.makedirs(dest / os.path.dirname(rel), exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, rel), dest / rel)
-    (dest / "dvc.lock").unlink(missing_ok=True)
-    params = yaml.safe_load(open(dest / "params.yaml"))
-    smoke = yaml.safe_load(open(dest / "profiles" / "smoke.yaml"))
-    (dest / "params.yaml").write_text(yaml.safe_dump(merge_profile(params, smoke), sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
+    return smoke_repo(tmp_path_factory.mktemp("repo"))
 
 
 def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
@@ -57,9 +34,18 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
                 "models/base/tokenizer.json", "reports/figures/base_accuracy.png"):
         assert (repo / out).is_file(), out
     acc = pd.read_csv(repo / "reports/results/accuracy.csv")
-    assert sorted(acc.task) == sorted(TASKS)
-    assert set(acc.columns) >= {"model", "method", "seed", "task", "group", "accuracy", "n"}
+    assert sorted(set(acc.task)) == sorted(TASKS)
+    assert set(acc.columns) >= {"model", "method", "seed", "task", "group", "accuracy", "ci_low", "ci_high", "n"}
     assert acc.accuracy.between(0, 1).all() and (acc.n == 4).all()
+    assert ((acc.ci_low <= acc.accuracy) & (acc.accuracy <= acc.ci_high)).all()
+    assert sorted(set(acc.model)) == sorted(["base", "sft-think-seed0", "sft-nothink-seed0", "rft-seed0", "grpo-seed0"])
+    records = pd.read_csv(repo / "reports/results/records.csv.gz")
+    assert len(records) == 5 * 12 * 4 and records.score.between(0, 1).all()
+    transfer = pd.read_csv(repo / "reports/results/transfer.csv")
+    assert {"TI_other", "TI_non", "TI_other_low", "TI_non_high"} <= set(transfer.columns)
+    assert len(pd.read_csv(repo / "reports/results/zoo_ti.csv")) == 18
+    for notebook in ("04_evaluate", "05_transfer"):
+        assert (repo / f"reports/{notebook}.ipynb").is_file()
     metrics = json.load(open(repo / "reports/metrics/base.json"))
     assert set(metrics["greedy"]) == {"math", "other", "non"}
     executed = json.load(open(repo / "reports/01_base.ipynb"))
@@ -67,7 +53,7 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
 
     runs = [f"{arm}-seed0" for arm in ("sft-think", "sft-nothink", "rft", "grpo")]
     for run in runs:
-        assert (repo / "models" / run / "model.safetensors").is_file(), run
+        assert (repo / "models/arms" / run / "model.safetensors").is_file(), run
         assert (repo / "reports/train" / f"{run}.ipynb").is_file(), run
         curve = pd.read_csv(repo / f"reports/results/train/{run}_curve.csv")
         assert curve.loss.notna().all() and curve.grad_norm.notna().all()
@@ -85,11 +71,12 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
 
 
 def test_a_training_stage_killed_mid_run_resumes_to_the_same_model(repo):
-    run = repo / "models/sft-think-seed0"
-    ckpt = repo / "models/sft-think-seed0-checkpoints"
-    uninterrupted = load_file(run / "model.safetensors")
+    stage = "sft@sft-think-0"
+    model = repo / "models/arms/sft-think-seed0"
+    ckpt = repo / "models/checkpoints/sft-think-seed0"
+    uninterrupted = load_file(model / "model.safetensors")
     shutil.rmtree(ckpt)  # start from scratch, as a first run would
-    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", "sft@sft-think-0"], cwd=repo, env=_env(),
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=run_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first = ckpt / "checkpoint-2" / "trainer_state.json"  # written last: checkpoint-2 is complete
     deadline = time.time() + 600
@@ -98,16 +85,15 @@ def test_a_training_stage_killed_mid_run_resumes_to_the_same_model(repo):
     os.killpg(proc.pid, signal.SIGKILL)  # dvc, papermill and the kernel together
     proc.wait()
     assert first.exists(), "the stage ended before its first checkpoint"
-    assert not (run / "model.safetensors").exists(), "the kill came after the run had finished"
+    assert not (model / "model.safetensors").exists(), "the kill came after the run had finished"
 
-    status = _run(["dvc", "status", "sft@sft-think-0"], repo)
+    status = _run(["dvc", "status", stage], repo)
     assert "changed" in status.stdout or "deleted" in status.stdout, status.stdout  # not taken as done
-    again = _run(["dvc", "repro"], repo)
+    again = _run(["dvc", "repro", stage], repo)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "Running stage 'sft@sft-think-0'" in again.stdout
-    assert "Running stage 'grpo@0'" not in again.stdout
+    assert f"Running stage '{stage}'" in again.stdout and "Running stage 'base'" not in again.stdout
     assert json.load(open(repo / "reports/results/train/sft-think-seed0_run.json"))["resumed_from_step"] >= 2
-    resumed = load_file(run / "model.safetensors")
+    resumed = load_file(model / "model.safetensors")
     assert all(torch.allclose(uninterrupted[k], resumed[k], atol=1e-6) for k in uninterrupted)
 
 

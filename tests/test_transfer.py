@@ -52,6 +52,13 @@ def test_no_math_gain_leaves_ti_undefined(math_scores):
     assert math.isnan(ti.loc["T", "TI_other"]) and math.isnan(ti.loc["T", "TI_non"])
 
 
+def test_equal_changes_everywhere_leave_ti_undefined_unless_nothing_changed():
+    scores = _scores({"B": [50] * 6, "T1": [60, 60, 50, 50, 40, 40], "T2": [60, 60, 50, 50, 40, 40]})
+    ti = transferability_index(scores, pd.DataFrame({"model": ["T1", "T2"], "base": ["B", "B"]}), GROUPS)
+    assert ti["DI_math"].isna().all() and ti["TI_non"].isna().all()  # +10 everywhere: no spread to scale by
+    assert (ti["DI_other"] == 0).all()
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda s, p, g: (s, p.assign(base=["nobody"]), g), "scores: no row for base 'nobody'"),
     (lambda s, p, g: (s, p, {"other": g["other"]}), "groups: needs a 'math' group"),
@@ -91,3 +98,39 @@ def test_the_paper_zoo_gives_a_ti_for_every_pair():
 
     assert ti.loc[model, "TI_non"] == pytest.approx(100 * di("non") / di("math"))
     assert ti.loc[model, "TI_other"] == pytest.approx(100 * di("other") / di("math"))
+
+
+def _records(scores: dict[str, dict[str, list[float]]]) -> pd.DataFrame:
+    """model -> task -> item scores, as tidy records."""
+    return pd.DataFrame([dict(model=m, task=t, id=f"{t}-{i}", score=s)
+                         for m, tasks in scores.items() for t, items in tasks.items() for i, s in enumerate(items)])
+
+
+def test_bootstrap_ti_brackets_the_point_estimate_and_averages_labels():
+    from mathtransfer.transfer import bootstrap_ti
+
+    n = 30
+    base = {t: [1.0] * (n // 2) + [0.0] * (n // 2) for t in ("m1", "m2", "o1", "o2", "n1", "n2")}
+    keep = {**base, "m1": [1.0] * n, "m2": [1.0] * 20 + [0.0] * 10}  # gains on math only
+    forget = {**keep, "m2": [1.0] * n, "n1": [0.0] * n, "n2": [0.0] * n}  # and forgets non-reasoning
+    records = _records({"B": base, "keep": keep, "forget": forget})
+    pairs = pd.DataFrame({"model": ["keep", "forget"], "base": ["B", "B"]})
+    out = bootstrap_ti(records, pairs, GROUPS, n_resamples=200, seed=0)
+    point = transferability_index(records.pivot_table(index="model", columns="task", values="score") * 100, pairs, GROUPS)
+    assert out["TI_non"].tolist() == pytest.approx(point["TI_non"].tolist())
+    assert (out["TI_non_low"] <= out["TI_non"]).all() and (out["TI_non"] <= out["TI_non_high"]).all()
+    assert out.loc["forget", "TI_non_high"] < 0 and out.loc["keep", "TI_non_low"] >= -1e-9
+    assert (out["undefined_share"] == 0).all()
+    labelled = bootstrap_ti(records, pairs, GROUPS, labels={"keep": "arm", "forget": "arm"}, n_resamples=200)
+    assert labelled.loc["arm", "TI_non"] == pytest.approx(point["TI_non"].mean())
+    again = bootstrap_ti(records, pairs, GROUPS, n_resamples=200, seed=0)
+    assert again.equals(out)
+
+
+def test_bootstrap_ti_needs_every_model_on_the_same_items():
+    from mathtransfer.transfer import bootstrap_ti
+
+    records = _records({"B": {t: [1.0, 0.0] for t in ("m1", "m2", "o1", "o2", "n1", "n2")},
+                        "T": {t: [1.0] for t in ("m1", "m2", "o1", "o2", "n1", "n2")}})
+    with pytest.raises(ValueError, match="records: task 'm1' lacks items for model"):
+        bootstrap_ti(records, pd.DataFrame({"model": ["T"], "base": ["B"]}), GROUPS, n_resamples=100)

@@ -204,14 +204,15 @@ speed = dict(seconds=round(log.attrs["seconds"], 1), seconds_per_step=round(log.
              matmul_gflops=round(peak, 1), share_of_matmul=round(achieved / peak, 3), threads=shared.threads)
 speed
 """),
-    ("md", "## Reload and evaluate\nThe saved model is reloaded through `models.load_model` (the one loader every stage uses) and scored greedily on the held-out test items."),
+    ("md", "## Reload and evaluate\nThe saved model is reloaded through `models.load_model` (the one loader every stage uses) and scored greedily on the held-out test items (with 95% bootstrap intervals over the items)."),
     ("code", """
 model, tokenizer = models.load_model(cfg.out_dir, "full")
 records = evaluate.evaluate(model, tokenizer, dataset["test"], ecfg.n_per_task, ecfg.batch_size, ecfg.max_new_tokens)
 records.insert(0, "model", "base")
 records.to_csv("reports/results/base_records.csv", index=False)
-acc = evaluate.accuracy(records, model="base", method="base", seed=shared.seed)
-acc.to_csv("reports/results/accuracy.csv", index=False)
+acc = evaluate.accuracy(records, model="base", method="base", seed=shared.seed,
+                       n_resamples=ecfg.bootstrap_resamples, rng_seed=shared.seed)
+acc.to_csv("reports/results/base_accuracy.csv", index=False)  # every model's: reports/results/accuracy.csv (notebook 04)
 fig = plots.task_accuracy(acc, "Tiny base model, greedy")
 fig.savefig("reports/figures/base_accuracy.png", dpi=120)
 acc
@@ -311,15 +312,14 @@ hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()  # TRL/transformers deprecation chatter is not part of the report
 disable_progress_bar()
 dataset = miniworld.load(data["out_dir"])
-out_dir = arms.run_dir(cfg.out_dir, arm, run_seed)
-name = os.path.basename(out_dir)
+name = arms.run_name(arm, run_seed)
 os.makedirs("reports/results/train", exist_ok=True)
-print(f"arm {arm}, seed {run_seed}, mode {cfg.mode}, from {base['out_dir']} -> {out_dir}")
+print(f"arm {arm}, seed {run_seed}, mode {cfg.mode}, from {base['out_dir']} -> {cfg.out_dir}/{name}")
 """),
     ("md", "## Train\nThe arm's trainer (TRL `SFTTrainer` or `GRPOTrainer`) with the settings of `train` in params.yaml; `resumed_from_step` is the checkpoint an interrupted run was picked up from (0: a fresh run)."),
     ("code", """
 start = time.time()
-curve, info = arms.run(arm, cfg, base["out_dir"], dataset["train"], out_dir, run_seed, ecfg.batch_size)
+curve, info = arms.run(arm, cfg, base["out_dir"], dataset["train"], run_seed, ecfg.batch_size)
 train_seconds = time.time() - start
 curve.insert(0, "seed", run_seed)
 curve.insert(0, "arm", arm)
@@ -338,12 +338,14 @@ plots.training_curves(curve, metrics, f"{arm}, seed {run_seed}");
     ("code", """
 start = time.time()
 final_step = int(curve["step"].max())
-ckpt = arms.evaluate_checkpoints(base["out_dir"], out_dir, final_step, dataset["test"], cfg.checkpoint_items,
-                                 ecfg.batch_size, ecfg.max_new_tokens)
+ckpt = arms.evaluate_checkpoints(base["out_dir"], info["out_dir"], info["checkpoint_dir"], final_step,
+                                 dataset["test"], cfg.checkpoint_items, ecfg.batch_size, ecfg.max_new_tokens)
 eval_seconds = time.time() - start
 ckpt.insert(0, "seed", run_seed)
 ckpt.insert(0, "arm", arm)
 ckpt.to_csv(f"reports/results/train/{name}_checkpoints.csv", index=False)
+freed = arms.prune_checkpoints(info["checkpoint_dir"])  # only the newest is resumed from
+print(f"optimizer states of older checkpoints removed: {freed / 2**20:.0f} MB freed")
 by_group = ckpt.groupby(["step", "group"], sort=False).accuracy.mean().unstack("group")[["math", "other", "non"]]
 by_group.round(3)
 """),
@@ -484,8 +486,234 @@ with open("reports/metrics/training.json", "w") as fh:
 """),
 ]
 
+EVALUATE = [
+    ("md", """
+# 04 · Every model on all twelve tasks: the paper's Table 1 and Figure 1
+
+The paper scores each model on four math, four other-reasoning and four non-reasoning benchmarks
+(its Table 1) and shows each tuning method's gain per group (its Figure 1). Here every model of
+the pipeline (the base, and each arm for each seed) answers the full held-out test split of the
+twelve mini-world tasks: greedy, except for the tasks listed in `evaluation.sampled_tasks`, which
+average `evaluation.n_samples` sampled answers, as the paper does for AIME and GPQA. Each task's
+accuracy carries a 95% bootstrap interval over its test items.
+"""),
+    ("params", """
+# Parameters (papermill injects params.yaml below this cell)
+seed = 0
+threads = 2
+data = {"out_dir": "data/miniworld"}
+base = {"out_dir": "models/base"}
+evaluation = {}
+train = {}
+"""),
+    ("code", """
+import json
+import os
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+import pandas as pd
+import torch
+from datasets.utils.logging import disable_progress_bar
+from IPython.display import display
+from transformers.utils import logging as hf_logging
+
+from mathtransfer import arms, config, evaluate, models, plots
+from mathtransfer import data as miniworld
+
+shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
+ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
+tcfg = config.parse(config.TrainConfig, train, "train")
+torch.set_num_threads(shared.threads)
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
+disable_progress_bar()
+test = miniworld.load(data["out_dir"])["test"]
+runs = [("base", "base", shared.seed, base["out_dir"])]
+runs += [(arms.run_name(arm, s), arm, s, os.path.join(tcfg.out_dir, arms.run_name(arm, s)))
+         for arm in arms.ARMS for s in tcfg.seeds]
+missing = [name for name, _, _, path in runs if not os.path.isdir(path)]
+print("models missing (their stage has not run; left out):", ", ".join(missing) or "none")
+runs = [r for r in runs if r[0] not in missing]
+print(f"{len(runs)} models; sampled tasks: {ecfg.sampled_tasks or 'none (all greedy)'}")
+"""),
+    ("md", "## Generate and score\nOne record per model and test item: the prompt, the response (the first sample, for sampled tasks), the parsed answer and the score."),
+    ("code", """
+records, accuracy, seconds = [], [], {}
+for name, method, run_seed, path in runs:
+    start = time.time()
+    model, tokenizer = models.load_model(path, "full")
+    rec = evaluate.evaluate(model, tokenizer, test, ecfg.n_per_task, ecfg.batch_size, ecfg.max_new_tokens,
+                            ecfg.sampled_tasks, ecfg.n_samples, ecfg.sample_temperature, ecfg.top_p, shared.seed)
+    records.append(rec.assign(model=name, method=method, seed=run_seed))
+    accuracy.append(evaluate.accuracy(rec, name, method, run_seed, n_resamples=ecfg.bootstrap_resamples,
+                                      rng_seed=shared.seed))
+    seconds[name] = round(time.time() - start, 1)
+records = pd.concat(records, ignore_index=True)
+accuracy = pd.concat(accuracy, ignore_index=True)
+records.to_csv("reports/results/records.csv.gz", index=False)
+accuracy.to_csv("reports/results/accuracy.csv", index=False)
+with open("reports/results/evaluate_speed.json", "w") as fh:
+    json.dump(dict(seconds_per_model=seconds, total_seconds=round(sum(seconds.values()), 1),
+                   items_per_model=int(len(records) / len(runs)), threads=shared.threads), fh, indent=1)
+print(f"{len(records)} records; {sum(seconds.values()):.0f} s in all")
+"""),
+    ("md", "## Table 1 analogue\nAccuracy (%) per task: the base, and each arm's mean over seeds; then each arm's seed standard deviation."),
+    ("code", """
+arm_order = ["base"] + [a for a in plots.ARM_ORDER if a in set(accuracy.method)]
+task_order = list(dict.fromkeys(accuracy.task))
+table1 = (accuracy.assign(accuracy=100 * accuracy.accuracy).pivot_table(index="method", columns="task", values="accuracy", aggfunc="mean")
+          .reindex(index=arm_order, columns=task_order))
+group_of = accuracy.drop_duplicates("task").set_index("task").group
+for group in ("math", "other", "non"):
+    table1[f"[{group}]"] = table1[[t for t in task_order if group_of[t] == group]].mean(axis=1)
+display(table1.round(1))
+(accuracy.assign(accuracy=100 * accuracy.accuracy).pivot_table(index="method", columns="task", values="accuracy", aggfunc="std")
+ .reindex(index=arm_order[1:], columns=task_order).round(1))
+"""),
+    ("md", "### Per-task intervals\n95% bootstrap intervals (percentile, over the test items) of every model and task, here for seed 0 of each arm."),
+    ("code", """
+first = accuracy[(accuracy.seed == accuracy.groupby("method").seed.transform("min"))]
+first.assign(interval=[f"{100 * a:.0f} [{100 * l:.0f}, {100 * h:.0f}]" for a, l, h in zip(first.accuracy, first.ci_low, first.ci_high)]
+             ).pivot(index="method", columns="task", values="interval").reindex(index=arm_order, columns=task_order)
+"""),
+    ("md", "## Figure 1 analogue: change over the base per group\nFor every arm and seed, the change of each group's mean accuracy (points) from the base."),
+    ("code", """
+groups = accuracy.groupby(["method", "seed", "group"]).accuracy.mean().mul(100).rename("score").reset_index()
+base_score = groups[groups.method == "base"].set_index("group").score
+gains = groups[groups.method != "base"].rename(columns={"method": "arm"})
+gains["change"] = gains.score - gains.group.map(base_score)
+gains.to_csv("reports/results/group_gains.csv", index=False)
+fig = plots.group_gains(gains, "Change over the base (mini-world)")
+fig.savefig("reports/figures/group_gains.png", dpi=120)
+summary = gains.groupby(["arm", "group"]).change.agg(["mean", "std", "min", "max"]).round(1)
+summary
+"""),
+    ("code", """
+for arm in arm_order[1:]:
+    part = gains[gains.arm == arm].set_index(["group", "seed"]).change
+    print(f"{arm}: math {part['math'].mean():+.1f} (seeds {part['math'].min():+.1f} to {part['math'].max():+.1f}), "
+          f"other {part['other'].mean():+.1f}, non-reasoning {part['non'].mean():+.1f} points")
+metrics = {arm: {g: round(float(gains[(gains.arm == arm) & (gains.group == g)].change.mean()), 2) for g in ("math", "other", "non")}
+           for arm in arm_order[1:]}
+metrics["base"] = {g: round(float(base_score[g]), 2) for g in ("math", "other", "non")}
+with open("reports/metrics/evaluate.json", "w") as fh:
+    json.dump(metrics, fh, indent=2)
+"""),
+]
+
+TRANSFER = [
+    ("md", """
+# 05 · The Transferability Index: the paper's model zoo and our controlled runs
+
+The paper summarises transfer with the **Transferability Index** (TI, its v2 definition; see
+`src/mathtransfer/transfer.py`): each group's score changes are scaled by their spread over the
+comparison set, square-rooted with sign, weighted by the base's headroom, and expressed as a
+percentage of the math term. TI > 0 means the math gain carried over; TI < 0 means forgetting.
+
+First the paper's model zoo (section 2.1; 18 released model pairs, scores copied from the paper
+into `data/paper/`), then the same index for our mini-world arms, per seed and with bootstrap
+intervals, on one scale.
+"""),
+    ("params", """
+# Parameters (papermill injects params.yaml below this cell)
+seed = 0
+evaluation = {}
+"""),
+    ("code", """
+import json
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+import pandas as pd
+from IPython.display import display
+
+from mathtransfer import config, plots, transfer
+from mathtransfer.tasks import TASKS
+
+ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
+zoo_scores = pd.read_csv("data/paper/zoo_scores.tsv", sep="\\t", index_col="Model")
+zoo_pairs = pd.read_csv("data/paper/zoo_pairs.tsv", sep="\\t")
+zoo_groups = {"math": ["AIME24", "AIME25", "MATH500", "Olympiad"],
+              "other": ["GPQA", "LiveCodeBench2", "ACPBench", "HeadQA"],
+              "non": ["CoQA", "MC-TACO", "IFEval", "HaluEval"]}
+print(f"{len(zoo_scores)} models scored, {len(zoo_pairs)} (tuned, base) pairs")
+"""),
+    ("md", "## The model zoo (paper section 2.1, Figure 2)\nTI v2 with sigma pooled over the 18 pairs, and the simpler v1 (relative gains) beside it."),
+    ("code", """
+zoo = transfer.transferability_index(zoo_scores, zoo_pairs, zoo_groups, "v2")
+zoo_v1 = transfer.transferability_index(zoo_scores, zoo_pairs, zoo_groups, "v1")
+zoo = zoo.join(zoo_v1[["TI_other", "TI_non"]].add_suffix("_v1")).join(zoo_pairs.set_index("model")[["base", "method"]])
+zoo.to_csv("reports/results/zoo_ti.csv")
+zoo[["method", "base", "TI_other", "TI_non", "TI_other_v1", "TI_non_v1"]].sort_values("method").round(1)
+"""),
+    ("code", """
+fig = plots.ti_scatter(zoo.reset_index(), "Model zoo: TI of 18 math-tuned models (paper section 2.1)")
+fig.savefig("reports/figures/zoo_ti.png", dpi=120)
+positive = (zoo[["TI_other", "TI_non"]] > 0).groupby(zoo.method).sum().add_suffix(" > 0")
+zoo.groupby("method")[["TI_other", "TI_non"]].median().add_suffix(" median").join(positive).join(zoo.method.value_counts().rename("pairs")).round(1)
+"""),
+    ("code", """
+rl, sft = zoo[zoo.method == "RL"], zoo[zoo.method == "SFT"]
+for g in ("other", "non"):
+    print(f"TI_{g}: median RL {rl[f'TI_{g}'].median():+.1f} ({(rl[f'TI_{g}'] > 0).sum()} of {len(rl)} positive), "
+          f"median SFT {sft[f'TI_{g}'].median():+.1f} ({(sft[f'TI_{g}'] > 0).sum()} of {len(sft)} positive)")
+"""),
+    ("md", "## Our controlled runs\nThe same index for every arm and seed against the shared base, on the full test split (notebook 04's records). Tasks play the benchmarks' part; sigma is pooled over all our (arm, seed) pairs."),
+    ("code", """
+records = pd.read_csv("reports/results/records.csv.gz")
+groups = {g: [t for t, spec in TASKS.items() if spec.group == g] for g in ("math", "other", "non")}
+tuned = records[records.model != "base"].drop_duplicates("model")[["model", "method", "seed"]]
+pairs = tuned.assign(base="base")[["model", "base"]]
+scores = records.pivot_table(index="model", columns="task", values="score", aggfunc="mean") * 100
+ours = transfer.transferability_index(scores, pairs, groups).join(tuned.set_index("model"))
+ours.round(1)
+"""),
+    ("md", "### Intervals\nPer run and per arm (the mean of its seeds' TIs), 95% percentile intervals from resampling test items (the same resampled items for every model), `evaluation.bootstrap_resamples` times."),
+    ("code", """
+arm_of = dict(zip(tuned.model, tuned.method))
+per_run = transfer.bootstrap_ti(records, pairs, groups, n_resamples=ecfg.bootstrap_resamples, seed=seed)
+per_arm = transfer.bootstrap_ti(records, pairs, groups, labels=arm_of, n_resamples=ecfg.bootstrap_resamples, seed=seed)
+results = pd.concat([per_run.join(tuned.set_index("model")).rename_axis("model").reset_index(),
+                     per_arm.rename_axis("method").reset_index().assign(model="mean of seeds", seed=pd.NA)])
+results.to_csv("reports/results/transfer.csv", index=False)
+arm_order = [a for a in plots.ARM_ORDER if a in per_arm.index]
+per_arm.reindex(arm_order).round(1)
+"""),
+    ("code", """
+if "grpo" in per_arm.index:
+    rl_arm = per_arm.loc["grpo"]
+    for arm in [a for a in arm_order if a != "grpo"]:
+        for g in ("other", "non"):
+            sft_high, rl_low = per_arm.loc[arm, f"TI_{g}_high"], rl_arm[f"TI_{g}_low"]
+            verdict = ("cannot be compared with (TI undefined: no math gain)" if pd.isna(rl_arm[f"TI_{g}"]) or pd.isna(per_arm.loc[arm, f"TI_{g}"]) else
+                       "exceeds, with non-overlapping intervals" if sft_high < rl_low else
+                       "exceeds, but the intervals overlap" if rl_arm[f"TI_{g}"] > per_arm.loc[arm, f"TI_{g}"] else
+                       "does NOT exceed")
+            print(f"TI_{g}: grpo {rl_arm[f'TI_{g}']:+.1f} [{rl_arm[f'TI_{g}_low']:+.1f}, {rl_arm[f'TI_{g}_high']:+.1f}] "
+                  f"{verdict} {arm} {per_arm.loc[arm, f'TI_{g}']:+.1f} "
+                  f"[{per_arm.loc[arm, f'TI_{g}_low']:+.1f}, {per_arm.loc[arm, f'TI_{g}_high']:+.1f}]")
+"""),
+    ("md", "## The zoo and our runs on one scale"),
+    ("code", """
+zoo_points = zoo.rename_axis("model").reset_index()[["model", "method", "TI_other", "TI_non"]]
+zoo_points["method"] = "zoo " + zoo_points.method
+arm_points = per_arm.rename_axis("model").reset_index()
+arm_points["method"] = "mini-world " + arm_points.model
+both = pd.concat([zoo_points, arm_points])
+fig = plots.ti_scatter(both, "TI: paper's model zoo and the mini-world arms (seed means, 95% intervals)")
+fig.savefig("reports/figures/transfer_ti.png", dpi=120)
+metrics = {arm: {k: (None if pd.isna(v) else round(float(v), 2)) for k, v in per_arm.loc[arm].items()} for arm in arm_order}
+with open("reports/metrics/transfer.json", "w") as fh:
+    json.dump(metrics, fh, indent=2)
+"""),
+]
+
 if __name__ == "__main__":
     nbformat.write(notebook(DATA), "notebooks/00_data.ipynb")
     nbformat.write(notebook(BASE), "notebooks/01_base.ipynb")
     nbformat.write(notebook(TRAIN), "notebooks/02_train.ipynb")
     nbformat.write(notebook(TRAINING), "notebooks/03_training.ipynb")
+    nbformat.write(notebook(EVALUATE), "notebooks/04_evaluate.ipynb")
+    nbformat.write(notebook(TRANSFER), "notebooks/05_transfer.ipynb")

@@ -44,9 +44,9 @@ ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
 LIBRARIES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets")
 
 
-def run_dir(out_dir: str, arm: str, seed: int) -> str:
-    """Where one run's final model (or adapter) goes; its checkpoints go to `<run_dir>-checkpoints`."""
-    return os.path.join(out_dir, f"{arm}-seed{seed}")
+def run_name(arm: str, seed: int) -> str:
+    """A run's folder name, under train.out_dir (final model) and train.checkpoint_dir."""
+    return f"{arm}-seed{seed}"
 
 
 def math_split(train: Dataset, seed: int) -> Dataset:
@@ -132,27 +132,30 @@ def rft_rows(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, batch_s
     return kept
 
 
-def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, out_dir: str, seed: int,
+def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
         sample_batch_size: int = 128) -> tuple[pd.DataFrame, dict]:
-    """Train `arm` from `base_path` on the math split of `train`; save it to out_dir.
-    Returns (curve, info): the per-step curve and facts about the run (its data, the step it
-    resumed from, rft's sampling time). sample_batch_size: prompts per batch when rft samples."""
+    """Train `arm` from `base_path` on the math split of `train`; save the final model to
+    <cfg.out_dir>/<arm>-seed<seed>, checkpoints to <cfg.checkpoint_dir>/<arm>-seed<seed>.
+    Returns (curve, info): the per-step curve and facts about the run (its folders, data, the step
+    it resumed from, rft's sampling time). sample_batch_size: prompts per batch when rft samples."""
     if arm not in ARMS:
         raise ValueError(f"arm: expected one of {', '.join(ARMS)}, got {arm!r}")
-    ckpt = sft.checkpoint_dir(out_dir)
+    out_dir = os.path.join(cfg.out_dir, run_name(arm, seed))
+    ckpt = os.path.join(cfg.checkpoint_dir, run_name(arm, seed))
     prepare_checkpoints(ckpt, fingerprint(arm, seed, cfg, base_path, train._fingerprint))
     resumed_from = sft.checkpoint_step(sft.last_complete_checkpoint(ckpt))
     rows = math_split(train, seed)
-    info = dict(arm=arm, seed=seed, resumed_from_step=resumed_from, math_rows=len(rows))
+    info = dict(arm=arm, seed=seed, out_dir=out_dir, checkpoint_dir=ckpt, resumed_from_step=resumed_from,
+                math_rows=len(rows))
     if arm == "grpo":
-        history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed)
+        history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt)
     else:
         if arm == "rft":
             start = time.perf_counter()
             rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
             info.update(json.loads(rows.info.description), kept=len(rows),
                         sampling_seconds=round(time.perf_counter() - start, 1))
-        history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed)
+        history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed, checkpoints=ckpt)
     return curves(history), info
 
 
@@ -165,19 +168,30 @@ def curves(history: list[dict]) -> pd.DataFrame:
     return frame.drop_duplicates("step", keep="last").reset_index(drop=True)
 
 
-def checkpoints(out_dir: str) -> list[tuple[int, str]]:
+def checkpoints(ckpt_dir: str) -> list[tuple[int, str]]:
     """(step, folder) of every checkpoint of a run, in step order."""
-    ckpt = sft.checkpoint_dir(out_dir)
-    found = [(int(d.split("-")[1]), os.path.join(ckpt, d)) for d in os.listdir(ckpt)
+    found = [(int(d.split("-")[1]), os.path.join(ckpt_dir, d)) for d in os.listdir(ckpt_dir)
              if d.startswith("checkpoint-") and d.split("-")[1].isdigit()]
     return sorted(found)
 
 
-def evaluate_checkpoints(base_path: str, out_dir: str, final_step: int, test: Dataset, n_items: int,
-                         batch_size: int, max_new_tokens: int) -> pd.DataFrame:
-    """Greedy accuracy per task of the base (step 0), every checkpoint, and the final model (at
-    final_step, when no checkpoint has that step): columns step, task, group, accuracy, n."""
-    points = [(0, base_path)] + [(s, p) for s, p in checkpoints(out_dir) if s <= final_step]
+def prune_checkpoints(ckpt_dir: str) -> int:
+    """Delete the optimizer, scheduler and RNG states of every checkpoint but the newest (only the
+    newest is ever resumed from; the others are kept for their weights); returns bytes freed."""
+    freed = 0
+    for _, path in checkpoints(ckpt_dir)[:-1]:
+        for name in os.listdir(path):
+            if name.startswith(("optimizer", "scheduler", "rng_state", "scaler")):
+                freed += os.path.getsize(os.path.join(path, name))
+                os.remove(os.path.join(path, name))
+    return freed
+
+
+def evaluate_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: int, test: Dataset,
+                         n_items: int, batch_size: int, max_new_tokens: int) -> pd.DataFrame:
+    """Greedy accuracy per task of the base (step 0), every checkpoint, and the final model in
+    out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n."""
+    points = [(0, base_path)] + [(s, p) for s, p in checkpoints(ckpt_dir) if s <= final_step]
     if points[-1][0] != final_step:
         points.append((final_step, out_dir))
     tables = []

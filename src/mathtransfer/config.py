@@ -106,15 +106,29 @@ class BaseConfig:
         return None
 
 
+def _tasks_ok(value) -> bool:
+    from .tasks import TASKS
+
+    return isinstance(value, list) and all(t in TASKS for t in value)
+
+
 @dataclass
 class EvalConfig:
-    """Generation and scoring settings used wherever models are evaluated."""
+    """Generation and scoring settings used wherever models are evaluated (stage `evaluate`
+    scores every model on the full test split; training stages score checkpoints on a subset)."""
 
     n_per_task: int = param(150, "Test items per task to evaluate (the first n of the test split).", ge=1)
     batch_size: int = param(128, "Prompts per generation batch.", ge=1)
     max_new_tokens: int = param(80, "Generation budget per response, in tokens (teacher-style traces reach ~60).", ge=1)
+    sampled_tasks: list = param([], "Tasks scored by the mean over n_samples sampled answers, as the paper does for "
+                                "AIME and GPQA (e.g. [word, algebra, kb_chain]); all others greedy.",
+                                valid=(_tasks_ok, "a list of task names (mathtransfer.tasks.TASKS)"))
+    n_samples: int = param(4, "Sampled answers per item of a sampled task.", ge=1)
+    sample_temperature: float = param(0.6, "Temperature for sampled tasks (the paper: 0.6).", gt=0)
+    top_p: float = param(0.95, "Nucleus sampling for sampled tasks (the paper: 0.95).", gt=0, le=1)
     pass_k: int = param(8, "Samples (temperature 1.0) per math item for pass@1 and pass@k.", ge=1)
     pass_k_items: int = param(50, "Math test items per task used for pass@k (sampling is costly).", ge=1)
+    bootstrap_resamples: int = param(1000, "Bootstrap resamples of test items for the 95% intervals.", ge=100)
 
 
 def _seeds_ok(value) -> bool:
@@ -124,7 +138,8 @@ def _seeds_ok(value) -> bool:
 
 @dataclass
 class TrainConfig:
-    """Stages `sft` and `grpo`: the math-only post-training arms (sft-think, sft-nothink, rft, grpo).
+    """Stages `sft`, `rft`, `grpo` (and `training`, which reads seeds and indicator_steps): the
+    math-only post-training arms (sft-think, sft-nothink, rft, grpo).
 
     Every arm starts from the same base and sees only the math training split. SFT and RL learning
     rates are separate keys, as in the paper (its RL rate is 50x lower)."""
@@ -156,8 +171,17 @@ class TrainConfig:
     checkpoint_items: int = param(50, "Test items per task scored greedily at every checkpoint "
                                   "(the matched-gain curves); the evaluate stage scores final models fully.", ge=1)
     indicator_steps: int = param(100, "Gradient-norm indicators use the first this many steps (the paper: 100).", ge=4)
-    out_dir: str = param("models", "Folder of the trained models: <out_dir>/<arm>-seed<seed>, checkpoints "
-                         "in <out_dir>/<arm>-seed<seed>-checkpoints.", valid=OUTPUT_DIR)
+    out_dir: str = param("models/arms", "Folder of the final trained models, <out_dir>/<arm>-seed<seed> "
+                         "(DVC outputs; the evaluate stage reads them all).", valid=OUTPUT_DIR)
+    checkpoint_dir: str = param("models/checkpoints", "Folder of the runs' checkpoints, <checkpoint_dir>/<arm>-seed<seed> "
+                                "(kept for resuming; not DVC outputs).", valid=OUTPUT_DIR)
+
+    def cross_check(self) -> tuple[str, str] | None:
+        """(key, message) when the two output folders overlap (DVC would hash the checkpoints)."""
+        a, b = os.path.normpath(self.out_dir) + os.sep, os.path.normpath(self.checkpoint_dir) + os.sep
+        if a.startswith(b) or b.startswith(a):
+            return "checkpoint_dir", f"must not overlap out_dir ({self.out_dir!r}), got {self.checkpoint_dir!r}"
+        return None
 
 
 SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig}

@@ -3,13 +3,16 @@
 Generation is batched with left padding and the KV cache (`model.generate`); prompts are sorted
 by length so that a batch wastes little on padding, and results are returned in input order.
 Each response is scored by its task's scorer (tasks.score: the same code the rewards use).
-Left out (for now): sampled decoding averaged over n answers, bootstrap intervals, adapters of
-several seeds at once; the evaluation stage extends this module rather than duplicating it.
+Tasks the paper samples can be scored as the mean over n sampled answers (temperature, top-p);
+per-task accuracy carries a bootstrap interval over the test items (scipy.stats.bootstrap).
+Left out: vLLM generation (GPU profile, optional), several adapters in one batch.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from datasets import Dataset
 
 from .tasks import TASKS, score
@@ -24,7 +27,7 @@ def chat_prompts(tokenizer, prompts: list[str]) -> list[str]:
 
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], batch_size: int = 64, max_new_tokens: int = 48,
-             do_sample: bool = False, temperature: float = 1.0) -> list[str]:
+             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0) -> list[str]:
     """Responses (special tokens stripped) to user messages, in input order."""
     texts = chat_prompts(tokenizer, prompts)
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
@@ -36,7 +39,8 @@ def generate(model, tokenizer, prompts: list[str], batch_size: int = 64, max_new
         batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                           add_special_tokens=False).to(model.device)
         generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                   temperature=temperature if do_sample else None, top_p=None, top_k=None,
+                                   temperature=temperature if do_sample else None,
+                                   top_p=top_p if do_sample and top_p < 1 else None, top_k=None,
                                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         new = generated[:, batch["input_ids"].shape[1]:]
         for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
@@ -55,16 +59,35 @@ def first_per_task(test: Dataset, n_per_task: int) -> Dataset:
     return test.select(keep)
 
 
-def evaluate(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int,
-             max_new_tokens: int) -> pd.DataFrame:
-    """Greedy per-item records: id, task, group, benchmark, prompt, answer, output, parsed, score."""
+def evaluate(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int, max_new_tokens: int,
+             sampled_tasks=(), n_samples: int = 1, temperature: float = 0.6, top_p: float = 0.95,
+             seed: int = 0) -> pd.DataFrame:
+    """Per-item records: id, task, group, benchmark, prompt, answer, output, parsed, score, samples.
+
+    Greedy decoding, except for `sampled_tasks`, whose items get n_samples sampled answers
+    (temperature, top_p) and score the mean of theirs, as the paper does for AIME and GPQA;
+    output and parsed then show the first sample."""
     items = first_per_task(test, n_per_task)
-    outputs = generate(model, tokenizer, items["prompt"], batch_size, max_new_tokens)
+    prompts = items["prompt"]
+    sampled = [t in sampled_tasks for t in items["task"]]
+    greedy_idx = [i for i, s in enumerate(sampled) if not s]
+    outputs: list[list[str]] = [[] for _ in sampled]
+    for i, out in zip(greedy_idx, generate(model, tokenizer, [prompts[i] for i in greedy_idx],
+                                           batch_size, max_new_tokens)):
+        outputs[i] = [out]
+    sample_idx = [i for i, s in enumerate(sampled) if s]
+    if sample_idx:
+        torch.manual_seed(seed)
+        many = generate(model, tokenizer, [prompts[i] for i in sample_idx for _ in range(n_samples)],
+                        batch_size, max_new_tokens, True, temperature, top_p)
+        for j, i in enumerate(sample_idx):
+            outputs[i] = many[j * n_samples:(j + 1) * n_samples]
     records = items.select_columns(["id", "task", "group", "benchmark", "prompt", "answer", "meta"]).to_pandas()
-    records["output"] = outputs
-    records["parsed"] = [extract_answer(o) for o in outputs]
-    records["score"] = [score(t, o, a, m) for t, o, a, m in
+    records["output"] = [o[0] for o in outputs]
+    records["parsed"] = [extract_answer(o[0]) for o in outputs]
+    records["score"] = [sum(score(t, x, a, m) for x in o) / len(o) for t, o, a, m in
                         zip(records["task"], outputs, records["answer"], records["meta"])]
+    records["samples"] = [len(o) for o in outputs]
     return records.drop(columns="meta")
 
 
@@ -85,15 +108,24 @@ def pass_at_k(model, tokenizer, test: Dataset, tasks: list[str], n_per_task: int
               .reset_index().assign(k=k))
 
 
-def accuracy(records: pd.DataFrame, model: str, method: str, seed: int) -> pd.DataFrame:
-    """Tidy per-task accuracy: model, method, seed, task, benchmark, group, accuracy, n, chance."""
-    acc = (records.groupby(["task", "benchmark", "group"], sort=False)["score"]
-                  .agg(accuracy="mean", n="size").reset_index())
-    acc["chance"] = [TASKS[t].chance for t in acc["task"]]
-    acc.insert(0, "seed", seed)
-    acc.insert(0, "method", method)
-    acc.insert(0, "model", model)
-    return acc
+def accuracy(records: pd.DataFrame, model: str, method: str, seed: int, confidence: float = 0.95,
+             n_resamples: int = 1000, rng_seed: int = 0) -> pd.DataFrame:
+    """Tidy per-task accuracy with a bootstrap interval over test items (scipy.stats.bootstrap,
+    percentile method): model, method, seed, task, benchmark, group, accuracy, ci_low, ci_high,
+    n, chance."""
+    rows = []
+    for (task, benchmark, group), items in records.groupby(["task", "benchmark", "group"], sort=False):
+        scores = items["score"].to_numpy(float)
+        if len(scores) > 1 and scores.min() < scores.max():
+            ci = stats.bootstrap((scores,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                                 method="percentile", random_state=rng_seed).confidence_interval
+            low, high = float(ci.low), float(ci.high)
+        else:  # every item scored alike: the resamples cannot vary
+            low = high = float(scores.mean())
+        rows.append(dict(model=model, method=method, seed=seed, task=task, benchmark=benchmark, group=group,
+                         accuracy=float(scores.mean()), ci_low=low, ci_high=high, n=len(scores),
+                         chance=TASKS[task].chance))
+    return pd.DataFrame(rows)
 
 
 def group_means(acc: pd.DataFrame) -> pd.DataFrame:

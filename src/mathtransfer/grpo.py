@@ -3,7 +3,7 @@
 Reward: the task scorer's correctness (rewards.correctness_reward), plus an optional format term
 (off by default). No KL term by default (beta 0), clipping 0.2 / 0.28 (DAPO clip-higher),
 rollout temperature 1.0, group size and completion length from params. Checkpoints every
-`save_steps` into `<out_dir>-checkpoints`; a rerun resumes from the last one.
+`save_steps`; a rerun resumes from the last complete one.
 Left out: vLLM rollouts (optional on GPUs), the DVC stage and its notebook.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datasets import Dataset
 from . import models
 from .config import TrainConfig
 from .rewards import correctness_reward, format_reward
-from .sft import checkpoint_dir, train_and_save
+from .sft import default_checkpoint_dir, train_and_save
 
 
 def as_prompts(rows: Dataset) -> Dataset:
@@ -22,8 +22,10 @@ def as_prompts(rows: Dataset) -> Dataset:
                     remove_columns=[c for c in rows.column_names if c not in ("prompt", "task", "answer", "meta")])
 
 
-def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, seed: int):
-    """GRPO of the base on the prompts of `rows`; returns the trainer's log history."""
+def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, seed: int,
+               checkpoints: str | None = None):
+    """GRPO of the base on the prompts of `rows`; returns the trainer's log history.
+    Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints)."""
     from trl import GRPOConfig, GRPOTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
@@ -32,7 +34,7 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
         rewards.append(format_reward)
         weights.append(cfg.format_weight)
     args = GRPOConfig(
-        output_dir=checkpoint_dir(out_dir), max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
+        output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
         lr_scheduler_type="constant_with_warmup", warmup_steps=0,
         per_device_train_batch_size=cfg.rl_prompts_per_step * cfg.num_generations,
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,

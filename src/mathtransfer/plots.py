@@ -87,3 +87,47 @@ def matched_gain(run_gains: pd.DataFrame, title: str = "Change on other skills a
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def group_gains(gains: pd.DataFrame, title: str = "Change over the base, per group"):
+    """Figure 1 analogue: bars of each arm's mean change per group, with one dot per seed.
+    gains has columns arm, seed, group, change (accuracy points, 0-100)."""
+    gains = gains.assign(group_label=gains["group"].map(GROUP_LABELS))
+    hue_order = [a for a in ARM_ORDER if a in set(gains["arm"])]
+    order = [GROUP_LABELS[g] for g in GROUP_ORDER]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    sns.barplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
+                errorbar=None, alpha=0.75, ax=ax)
+    sns.stripplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
+                  dodge=True, color="black", size=4, legend=False, ax=ax)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("")
+    ax.set_ylabel("accuracy change vs base (points)")
+    ax.set_title(title + "  (bars: seed mean; dots: seeds)")
+    ax.legend(title="", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ti_scatter(ti: pd.DataFrame, title: str = "Transferability Index", label_column: str | None = None):
+    """Figure 2 analogue: TI_non (x) against TI_other (y), one point per model, coloured by
+    `method`, with error bars where TI_<g>_low/high columns exist and text labels if asked."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for method, part in ti.groupby("method", sort=True):
+        xerr = yerr = None
+        if "TI_non_low" in part:
+            xerr = [part["TI_non"] - part["TI_non_low"], part["TI_non_high"] - part["TI_non"]]
+            yerr = [part["TI_other"] - part["TI_other_low"], part["TI_other_high"] - part["TI_other"]]
+        ax.errorbar(part["TI_non"], part["TI_other"], xerr=xerr, yerr=yerr, fmt="o", capsize=3, label=method)
+        if label_column:
+            for _, row in part.iterrows():
+                ax.annotate(str(row[label_column]), (row["TI_non"], row["TI_other"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("TI non-reasoning")
+    ax.set_ylabel("TI other reasoning")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -4,8 +4,9 @@
   teacher_nothink) of the math training split, mirroring the paper's Qwen3-32B teacher.
 - rft: on-policy SFT. `rejection_sample` draws k answers per math prompt from the base model
   itself (temperature 1.0) and keeps the correct ones; SFT then trains on them.
-Checkpoints are written every `save_steps` into `<out_dir>-checkpoints`; a rerun resumes from the
-last one, and the final model (or LoRA adapter) is saved with save_pretrained, atomically.
+Checkpoints are written every `save_steps` (into `<out_dir>-checkpoints` unless told otherwise);
+a rerun resumes from the last complete one, and the final model (or LoRA adapter) is saved with
+save_pretrained, atomically.
 Left out: packing, multi-GPU launch (accelerate handles it), the DVC stages and notebooks.
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: in
     return Dataset.from_list(kept) if kept else rows.select([])
 
 
-def checkpoint_dir(out_dir: str) -> str:
+def default_checkpoint_dir(out_dir: str) -> str:
     return out_dir.rstrip("/") + "-checkpoints"
 
 
@@ -95,13 +96,14 @@ def train_and_save(trainer, tokenizer, out_dir: str, mode: str):
 
 
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
-              seed: int):
-    """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history."""
+              seed: int, checkpoints: str | None = None):
+    """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history.
+    Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints)."""
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
     args = SFTConfig(
-        output_dir=checkpoint_dir(out_dir), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
+        output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
         learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
         max_length=model.config.max_position_embeddings,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,

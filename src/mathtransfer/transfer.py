@@ -7,7 +7,8 @@ R in percent (0-100):
     DI_g = sum_b w_b s_b;  TI_g = 100 * DI_g / DI_math   for g in {other, non}
 sigma_g is the standard deviation of dR pooled over ALL pairs given and g's benchmarks (the
 reading that reproduces the published values), so a model's TI depends on the set it is
-compared within: pass the comparison set you mean.
+compared within: pass the comparison set you mean. With no spread at all (every change in the
+group equal) the scaling is undefined and so is TI, unless nothing changed.
 v1 (simpler): dR_g = mean_b (R_tuned - R_base) / R_base;  TI_g = 100 * dR_g / dR_math; a benchmark
 whose base score is 0 has no relative gain and is left out of its group's mean.
 TI > 0: positive transfer, TI < 0: forgetting. TI is undefined (NaN) unless the math term is > 0:
@@ -43,7 +44,8 @@ def _check(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict) -> None:
 def _v2_terms(tuned: pd.DataFrame, base: pd.DataFrame, benchmarks: list[str]) -> np.ndarray:
     d = (tuned[benchmarks].to_numpy(float) - base[benchmarks].to_numpy(float))
     sigma = d.std()  # pooled over every pair and benchmark of the group (population std)
-    delta = d / sigma if sigma > 0 else np.zeros_like(d)
+    # no spread: unchanged scores are 0, equal non-zero changes cannot be scaled (undefined)
+    delta = d / sigma if sigma > 0 else np.where(d == 0, 0.0, np.nan)
     w = 100.0 - base[benchmarks].to_numpy(float)
     w_sum = w.sum(axis=1, keepdims=True)
     w = np.divide(w, w_sum, out=np.full_like(w, 1.0 / w.shape[1]), where=w_sum > 0)
@@ -79,3 +81,47 @@ def transferability_index(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dic
             out[f"TI_{group}"] = 100 * out[f"{name}_{group}"] / math
     ti = [c for c in out.columns if c.startswith("TI_")]
     return out[ti + [c for c in out.columns if c not in ti]]
+
+
+def bootstrap_ti(records: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, list[str]],
+                 labels: dict[str, str] | None = None, n_resamples: int = 1000, confidence: float = 0.95,
+                 seed: int = 0, version: str = "v2") -> pd.DataFrame:
+    """TI with percentile intervals from resampling test items (paired: every model gets the
+    same resampled items of a task). records: columns model, task, id, score (0-1), one row per
+    model and item; groups name tasks. labels (model -> label, e.g. its arm) averages the TIs of
+    the models sharing a label within each resample, which gives a seed-averaged arm interval.
+    Returns, per model (or label): TI_<g>, TI_<g>_low, TI_<g>_high for g in groups but math, and
+    undefined_share: the share of resamples in which TI was undefined (math term not > 0; for a
+    label, for all of its models)."""
+    tasks = [t for ts in groups.values() for t in ts]
+    models = sorted(set(pairs["model"]) | set(pairs["base"]))
+    arrays = {}
+    for task in tasks:
+        wide = records[records["task"] == task].pivot(index="id", columns="model", values="score")
+        missing = [m for m in models if m not in wide.columns]
+        if missing or wide[models].isna().any().any():
+            raise ValueError(f"records: task {task!r} lacks items for model {(missing or models)[0]!r}; "
+                             "every model must be scored on the same items")
+        arrays[task] = wide[models].to_numpy(float)
+    rng = np.random.default_rng(seed)
+    key = (lambda ti: ti.groupby(labels).mean()) if labels else (lambda ti: ti)
+    point = key(transferability_index(_scores(arrays, models), pairs, groups, version))
+    draws = []
+    for _ in range(n_resamples):
+        picks = {t: a[rng.integers(0, len(a), len(a))] for t, a in arrays.items()}
+        draws.append(key(transferability_index(_scores(picks, models), pairs, groups, version)))
+    stacked = pd.concat(draws)
+    out = pd.DataFrame(index=point.index)
+    alpha = (1 - confidence) / 2
+    for column in [c for c in point.columns if c.startswith("TI_")]:
+        by = stacked[column].groupby(level=0)
+        out[column] = point[column]
+        out[column + "_low"] = by.quantile(alpha)
+        out[column + "_high"] = by.quantile(1 - alpha)
+    out["undefined_share"] = stacked.filter(like="TI_").iloc[:, 0].isna().groupby(level=0).mean()
+    return out
+
+
+def _scores(arrays: dict[str, np.ndarray], models: list[str]) -> pd.DataFrame:
+    """Per-task accuracy in percent (models x tasks) from item-score arrays (items x models)."""
+    return pd.DataFrame({t: 100 * a.mean(axis=0) for t, a in arrays.items()}, index=models)
