@@ -2,11 +2,12 @@
 
     python benchmarks/train_speed.py [--steps 20] [--params params.yaml] [--arms sft-think grpo]
 
-Needs the pipeline's data and base model (`dvc repro base`). Each arm runs in its own process
-(so that its peak memory is its own), in a temporary folder, for --steps optimizer steps with the
-params' batch sizes. Printed: seconds per step of the training loop (the Trainer's train_runtime,
-which includes GRPO's rollouts and the checkpoint saves, divided by the steps), the set-up before
-it (data preparation, model loading) and rft's rejection sampling apart; the peak resident
+Needs the pipeline's data and base model (`dvc repro base`). Each arm runs through `arms.run`
+(the stages' own code) in its own process (so that its peak memory is its own), in a temporary
+folder, for --steps optimizer steps with the params' batch sizes. Printed: seconds per step of the
+training loop (arms.run's seconds_per_step: the Trainer's train_runtime, which includes GRPO's
+rollouts and the checkpoint saves, divided by the steps), the set-up around it (data preparation,
+model loading, the final save) and rft's rejection sampling apart; the peak resident
 memory of the process (CPU) or peak allocated GPU memory; then the wall time of every executed
 notebook (the stages of the last `dvc repro`).
 """
@@ -29,39 +30,29 @@ def one_arm(arm: str, steps: int, params: str) -> dict:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from mathtransfer import arms, config, data, grpo, sft
+    from mathtransfer import arms, config, data
 
     raw = config.read_params(params)
     threads = raw.get("threads", 2)
     torch.set_num_threads(threads)
     hf_logging.set_verbosity_error()
     cfg = config.parse(config.TrainConfig, raw.get("train"), "train")
-    cfg = dataclasses.replace(cfg, sft_steps=steps, rl_steps=steps, save_steps=steps)
     base = config.parse(config.BaseConfig, raw.get("base"), "base").out_dir
     ecfg = config.parse(config.EvalConfig, raw.get("evaluation"), "evaluation")
     train = data.load(config.parse(config.DataConfig, raw.get("data"), "data").out_dir)["train"]
-    rows = arms.math_split(train, 0)
-    sampling = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, arm)
+        cfg = dataclasses.replace(cfg, sft_steps=steps, rl_steps=steps, save_steps=steps,
+                                  out_dir=os.path.join(tmp, "arms"), checkpoint_dir=os.path.join(tmp, "checkpoints"))
         start = time.perf_counter()
-        if arm == "rft":
-            rows = arms.rft_rows(cfg, base, rows, 0, ecfg.batch_size, os.path.join(tmp, "rft_data"))
-            sampling = time.perf_counter() - start
-            start = time.perf_counter()
-        if arm == "grpo":
-            history = grpo.train_grpo(cfg, base, rows, out, 0)
-        else:
-            history = sft.train_sft(cfg, base, rows, arms.ARMS[arm], out, 0)
+        _, info = arms.run(arm, cfg, base, train, 0, ecfg.batch_size)
         total = time.perf_counter() - start
-    runtime = next(h["train_runtime"] for h in reversed(history) if "train_runtime" in h)
     cuda = torch.cuda.is_available()
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return dict(arm=arm, steps=steps, seconds_per_step=round(runtime / steps, 3),
-                setup_seconds=round(total - runtime, 1),
-                rft_sampling_seconds=round(sampling, 1) if arm == "rft" else None,
-                peak_memory_mb=round(peak / 2**20), memory="cuda allocated" if cuda else "process RSS",
-                threads=threads)
+    sampling = info.get("sampling_seconds")
+    return dict(arm=arm, steps=steps, seconds_per_step=info["seconds_per_step"],
+                setup_seconds=round(total - info["train_seconds"] - (sampling or 0), 1),
+                rft_sampling_seconds=sampling, peak_memory_mb=round(peak / 2**20),
+                memory="cuda allocated" if cuda else "process RSS", threads=threads)
 
 
 def stage_times() -> list[dict]:

@@ -86,3 +86,18 @@ def smoke_repo(dest):
     (dest / "params.yaml").write_text(yaml.safe_dump(merge_profile(params, smoke), sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     return dest
+
+
+@pytest.fixture(scope="module")
+def model_pair(tiny_model_dir):
+    """(base, perturbed copy, tokenizer): the tiny model and a copy with every weight nudged by
+    seeded noise, for the shift analyses (identical pair -> 0, perturbed -> > 0)."""
+    from mathtransfer import models
+
+    base, tokenizer = models.load_model(tiny_model_dir)
+    perturbed, _ = models.load_model(tiny_model_dir)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in perturbed.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return base, perturbed, tokenizer

@@ -107,7 +107,7 @@ def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny
     assert info["math_rows"] == sum(g == "math" for g in tiny_data["train"]["group"])
     assert info["resumed_from_step"] == 0
     assert curve["step"].tolist() == [1, 2, 3, 4] and curve["loss"].notna().all()
-    assert [s for s, _ in arms.checkpoints(ckpt)] == [2, 4]
+    assert [s for s, _ in sft.checkpoint_folders(ckpt)] == [2, 4]
     scores = arms.evaluate_checkpoints(tiny_model_dir, out, ckpt, 4, tiny_data["test"], 2, 32, 6)
     assert sorted(set(scores.step)) == [0, 2, 4]
     assert (scores.n == 2).all() and scores.accuracy.between(0, 1).all()
@@ -116,7 +116,7 @@ def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny
     before = load_file(f"{out}/model.safetensors")
     curve2, again = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
     assert again["resumed_from_step"] == 4 and curve2["step"].tolist() == [1, 2, 3, 4]
-    assert [s for s, _ in arms.checkpoints(ckpt)] == [2, 4]
+    assert [s for s, _ in sft.checkpoint_folders(ckpt)] == [2, 4]
     after = load_file(f"{out}/model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
 

@@ -151,3 +151,18 @@ def test_sampled_tasks_must_be_task_names():
     assert parse(config.EvalConfig, {"sampled_tasks": ["word", "kb_chain"]}, "evaluation").sampled_tasks == ["word", "kb_chain"]
     with pytest.raises(ConfigError, match="evaluation.sampled_tasks: expected a list of task names"):
         parse(config.EvalConfig, {"sampled_tasks": ["aime"]}, "evaluation")
+
+
+@pytest.mark.parametrize("section", ["latent", "tokens"])
+@pytest.mark.parametrize("pairs", [[{"tuned": "a"}], [{"tuned": "a", "base": ""}], [{"tuned": "a", "base": "b", "seed": 1}], ["a=b"]])
+def test_analysis_pairs_need_tuned_and_base(section, pairs):
+    with pytest.raises(ConfigError) as err:
+        parse(SECTIONS[section], {"pairs": pairs}, section)
+    assert str(err.value).startswith(f"params.yaml: {section}.pairs: expected a list of mappings with string keys tuned and base")
+    ok = parse(SECTIONS[section], {"pairs": [{"tuned": "Org/Tuned", "base": "Org/Base", "name": "t"}]}, section)
+    assert ok.pairs[0]["base"] == "Org/Base"
+
+
+def test_latent_poolings_are_named():
+    with pytest.raises(ConfigError, match="latent.poolings: expected a non-empty list of paper, mask"):
+        parse(config.LatentConfig, {"poolings": ["mean"]}, "latent")

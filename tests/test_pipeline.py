@@ -44,7 +44,7 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     transfer = pd.read_csv(repo / "reports/results/transfer.csv")
     assert {"TI_other", "TI_non", "TI_other_low", "TI_non_high"} <= set(transfer.columns)
     assert len(pd.read_csv(repo / "reports/results/zoo_ti.csv")) == 18
-    for notebook in ("04_evaluate", "05_transfer"):
+    for notebook in ("04_evaluate", "05_transfer", "06_latent", "07_tokens"):
         assert (repo / f"reports/{notebook}.ipynb").is_file()
     metrics = json.load(open(repo / "reports/metrics/base.json"))
     assert set(metrics["greedy"]) == {"math", "other", "non"}
@@ -64,6 +64,11 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     assert sorted(indicators.arm) == sorted(["sft-think", "sft-nothink", "rft", "grpo"])
     assert set(json.load(open(repo / "reports/metrics/training.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
     assert (repo / "reports/figures/matched_gain.png").is_file()
+    latent = pd.read_csv(repo / "reports/results/latent.csv")
+    assert len(latent) == 4 * 12 * 2 and (latent.d >= 0).all() and set(latent.pooling) == {"paper", "mask"}
+    shift = pd.read_csv(repo / "reports/results/tokens.csv")
+    assert len(shift) == 4 * 12 and (shift.kl_exact >= 0).all() and shift.share_changed.between(0, 1).all()
+    assert set(json.load(open(repo / "reports/metrics/tokens.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
 
     second = _run(["dvc", "repro"], repo)
     assert second.returncode == 0

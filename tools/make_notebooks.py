@@ -710,6 +710,276 @@ with open("reports/metrics/transfer.json", "w") as fh:
 """),
 ]
 
+# The (tuned, base) pairs both analyses read: every arm x seed against the pipeline's base, then the
+# params' extra pairs (names or paths). Shared text, so 06 and 07 list models the same way.
+PAIRS_CELL = """
+pairs = [(arms.run_name(arm, s), arm, s, os.path.join(tcfg.out_dir, arms.run_name(arm, s)), base["out_dir"])
+         for arm in arms.ARMS for s in tcfg.seeds]
+pairs += [(p.get("name", p["tuned"]), "extra", -1, p["tuned"], p["base"]) for p in acfg.pairs]
+missing = [name for name, method, _, path, _ in pairs if method != "extra" and not os.path.isdir(path)]
+print("arms missing (their stage has not run; left out):", ", ".join(missing) or "none")
+pairs = [p for p in pairs if p[0] not in missing]
+print(f"{len(pairs)} (tuned, base) pairs")
+"""
+
+LATENT = [
+    ("md", """
+# 06 · Why transfer differs (1): how far each arm moves the hidden representations
+
+The paper (section 4.1, Figure 3, Table 2) feeds 100 texts per benchmark through the base and a
+tuned model, mean-pools every layer's hidden states, fits a 2-component PCA per layer on the
+**base** model's features and projects the tuned model's features on the same axes. The shift of
+the tuned model's centroid, averaged over layers, is its distance **d** from the base: larger for
+SFT than for RL in the paper, most of all on non-reasoning data.
+
+Here: the first `latent.n_per_task` test items of each task (question + reference answer),
+cut to `latent.max_tokens` tokens; every arm and seed against the shared base (and any extra
+pairs in `latent.pairs`). Two poolings, named: **paper** (pad positions averaged in, as the
+authors' code does) and **mask** (the text's own tokens only). Definitions:
+`src/mathtransfer/latent.py`.
+"""),
+    ("params", """
+# Parameters (papermill injects params.yaml below this cell)
+seed = 0
+threads = 2
+data = {"out_dir": "data/miniworld"}
+base = {"out_dir": "models/base"}
+train = {}
+latent = {}
+"""),
+    ("code", """
+import json
+import os
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+import pandas as pd
+import torch
+from datasets.utils.logging import disable_progress_bar
+from IPython.display import display
+from transformers.utils import logging as hf_logging
+
+from mathtransfer import arms, config, evaluate, latent as latent_shift, models, plots
+from mathtransfer import data as miniworld
+
+shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
+tcfg = config.parse(config.TrainConfig, train, "train")
+acfg = config.parse(config.LatentConfig, latent, "latent")
+torch.set_num_threads(shared.threads)
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
+disable_progress_bar()
+items = evaluate.first_per_task(miniworld.load(data["out_dir"])["test"], acfg.n_per_task)
+tasks = list(dict.fromkeys(items["task"]))
+group_of = dict(zip(items["task"], items["group"]))
+""" + PAIRS_CELL),
+    ("md", "## Features and PCA shift\nThe base's features are computed once per base; each tuned model's are projected on the base's axes, task by task and layer by layer."),
+    ("code", """
+start = time.time()
+texts, base_features, summaries, layers = {}, {}, [], []
+for name, method, run_seed, tuned_path, base_path in pairs:
+    if base_path not in base_features:
+        model, tokenizer = models.load_model(base_path, "full")
+        of_task = {t: items.filter(lambda x: x == t, input_columns="task") for t in tasks}
+        texts[base_path] = {t: latent_shift.texts(tokenizer, of_task[t]["prompt"], of_task[t]["target"]) for t in tasks}
+        base_features[base_path] = {t: latent_shift.features(model, tokenizer, texts[base_path][t], acfg.max_tokens,
+                                                             acfg.batch_size, acfg.poolings) for t in tasks}
+    model, tokenizer = models.load_model(tuned_path, "full")
+    tuned_features = {t: latent_shift.features(model, tokenizer, texts[base_path][t], acfg.max_tokens, acfg.batch_size,
+                                               acfg.poolings)
+                      for t in tasks}
+    summary, per_layer = latent_shift.shift(base_features[base_path], tuned_features)
+    tags = dict(model=name, arm=method, seed=run_seed)
+    summaries.append(summary.assign(**tags))
+    layers.append(per_layer.assign(**tags))
+results = pd.concat(summaries, ignore_index=True)
+results["group"] = results.task.map(group_of)
+results = results[["model", "arm", "seed", "task", "group", "pooling", "d", "d_layers"]]
+layers = pd.concat(layers, ignore_index=True).assign(group=lambda f: f.task.map(group_of))
+results.to_csv("reports/results/latent.csv", index=False)
+layers.to_csv("reports/results/latent_layers.csv", index=False)
+print(f"{len(pairs)} pairs x {len(tasks)} tasks x {len(acfg.poolings)} poolings in {time.time() - start:.0f} s")
+"""),
+    ("md", "## Table 2 analogue: distance d per group\nMean of d over a group's tasks, then over seeds (sd: over seeds). The paper's d for MATH500 / HeadQA / LCB / CoQA / HaluEval: RL 8.3 / 7.4 / 2.9 / 3.6 / 26.0; SFT-think 10.9 / 7.5 / 17.1 / 9.5 / 29.6; SFT-no-think 17.2 / 25.4 / 15.6 / 10.7 / 109.3 (a far larger model's hidden states: only the ordering compares)."),
+    ("code", """
+arm_order = [a for a in plots.ARM_ORDER if a in set(results.arm)] + (["extra"] if "extra" in set(results.arm) else [])
+per_seed = results.groupby(["arm", "seed", "pooling", "group"]).d.mean().reset_index()
+for pooling in acfg.poolings:
+    part = per_seed[per_seed.pooling == pooling]
+    table = part.pivot_table(index="arm", columns="group", values="d", aggfunc=["mean", "std"])
+    print(f"pooling = {pooling}")
+    display(table.reindex(index=arm_order, columns=["math", "other", "non"], level=1).round(3))
+"""),
+    ("code", """
+results.pivot_table(index=["pooling", "arm"], columns="task", values="d", aggfunc="mean").reindex(columns=tasks).round(3)
+"""),
+    ("md", "## Figure 3 analogue: the shift layer by layer\nThe tuned model's mean PC1 shift and PC2 mean on the base's axes (the base sits at 0, 0), per group; band: seed range."),
+    ("code", """
+for pooling in acfg.poolings:
+    fig = plots.latent_layers(layers[(layers.pooling == pooling) & (layers.arm != "extra")],
+                              f"Hidden-state shift per layer, {pooling} pooling")
+    fig.savefig(f"reports/figures/latent_layers_{pooling}.png", dpi=120)
+"""),
+    ("md", "## What the numbers say\nFor every SFT-type arm against GRPO: on how many of the three groups is its seed-mean d larger? Then the same with the sign-free `d_layers` (mean of per-layer distances)."),
+    ("code", """
+group_means = results.groupby(["pooling", "arm", "seed", "group"])[["d", "d_layers"]].mean().groupby(["pooling", "arm", "group"]).mean()
+metrics = {}
+for pooling in acfg.poolings:
+    if "grpo" not in set(results.arm):
+        break
+    for measure in ("d", "d_layers"):
+        rl = group_means.loc[(pooling, "grpo"), measure]
+        for arm in [a for a in arm_order if a not in ("grpo", "extra")]:
+            other = group_means.loc[(pooling, arm), measure]
+            larger = [g for g in ("math", "other", "non") if other[g] > rl[g]]
+            print(f"{pooling:5} {measure:8}: {arm:11} moves further than grpo on {len(larger)} of 3 groups "
+                  f"({', '.join(larger) or 'none'}); " + ", ".join(f"{g} {other[g]:.3f} vs {rl[g]:.3f}" for g in ("math", "other", "non")))
+            metrics.setdefault(pooling, {}).setdefault(arm, {})[f"{measure}_groups_larger_than_grpo"] = len(larger)
+for (pooling, arm, group), row in group_means.iterrows():
+    metrics.setdefault(pooling, {}).setdefault(arm, {})[f"d_{group}"] = round(float(row.d), 4)
+with open("reports/metrics/latent.json", "w") as fh:
+    json.dump(metrics, fh, indent=2)
+"""),
+]
+
+TOKENS = [
+    ("md", """
+# 07 · Why transfer differs (2): how far each arm moves the output distribution
+
+The paper (section 4.2, Figures 4-5, Table 8) lets each tuned model answer benchmark prompts,
+then scores every response token under the tuned and the base model with teacher forcing. It
+reports a "KL" (in fact the sampled-token estimate |mean log p_tuned(y) - log p_base(y)|),
+the mean shift of the token's rank, and which tokens shift: few, logic-structure tokens for RL
+("But", "Wait", "confirm"), many for SFT.
+
+Here every arm and seed (and any extra pair in `tokens.pairs`) answers the first
+`tokens.n_per_task` test prompts of every task (temperature `tokens.temperature`, top-p
+`tokens.top_p`); both models score the responses. Reported per model and task: the paper's
+estimate **kl_paper**, the exact full-vocabulary **kl_exact** = KL(tuned || base) averaged over
+positions, the mean **rank_shift** and the **share_changed** of tokens whose rank moved (the
+"shifted" tokens). Definitions: `src/mathtransfer/tokens.py`.
+"""),
+    ("params", """
+# Parameters (papermill injects params.yaml below this cell)
+seed = 0
+threads = 2
+data = {"out_dir": "data/miniworld"}
+base = {"out_dir": "models/base"}
+train = {}
+tokens = {}
+"""),
+    ("code", """
+import json
+import os
+import time
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+import pandas as pd
+import torch
+from datasets.utils.logging import disable_progress_bar
+from IPython.display import HTML, display
+from transformers.utils import logging as hf_logging
+
+from mathtransfer import arms, config, evaluate, models, plots, tokens as token_shift
+from mathtransfer import data as miniworld
+
+shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
+tcfg = config.parse(config.TrainConfig, train, "train")
+acfg = config.parse(config.TokensConfig, tokens, "tokens")
+torch.set_num_threads(shared.threads)
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
+disable_progress_bar()
+items = evaluate.first_per_task(miniworld.load(data["out_dir"])["test"], acfg.n_per_task).to_pandas()
+tasks = list(dict.fromkeys(items.task))
+# case studies: the first test item of each group's first task, the same for every model
+cases = items.groupby("group", sort=False).head(1).set_index("group")
+""" + PAIRS_CELL),
+    ("md", "## Responses and teacher-forced scoring\nEach tuned model answers (seeded by `seed`); the base and the tuned model then score the same tokens."),
+    ("code", """
+start = time.time()
+loaded_bases, rows, words, case_details = {}, [], [], {}
+for name, method, run_seed, tuned_path, base_path in pairs:
+    if base_path not in loaded_bases:
+        loaded_bases[base_path] = models.load_model(base_path, "full")
+    base_model, tokenizer = loaded_bases[base_path]
+    tuned_model, _ = models.load_model(tuned_path, "full")
+    torch.manual_seed(shared.seed)
+    responses = evaluate.generate(tuned_model, tokenizer, list(items.prompt), acfg.batch_size, acfg.max_new_tokens,
+                                  do_sample=acfg.temperature > 0, temperature=acfg.temperature or 1.0, top_p=acfg.top_p)
+    details = token_shift.compare(base_model, tuned_model, tokenizer, list(items.prompt), responses, acfg.batch_size)
+    for (task, group), index in items.groupby(["task", "group"], sort=False).groups.items():
+        rows.append(dict(model=name, arm=method, seed=run_seed, task=task, group=group,
+                         **token_shift.summary([details[i] for i in index])))
+    words.append(token_shift.shifted_words(details, tokenizer).assign(model=name, arm=method, seed=run_seed))
+    for group, case in cases.iterrows():
+        i = items.index[items.id == case.id][0]
+        case_details[(name, group)] = (responses[i], details[i])
+results = pd.DataFrame(rows)
+words = pd.concat(words, ignore_index=True)
+results.to_csv("reports/results/tokens.csv", index=False)
+words.to_csv("reports/results/shifted_tokens.csv", index=False)
+print(f"{len(pairs)} models x {len(items)} responses, {results.tokens.sum()} tokens scored, in {time.time() - start:.0f} s")
+"""),
+    ("md", "## Figure 4 analogue: shift per task and arm\nBars: seed mean; dots: seeds (log scale near zero). The paper's KL (its estimate) for MATH500 / Olympiad / GPQA / IFEval / CoQA: RL 0.084 / 0.057 / 0.009 / 0.019 / 0.048; SFT-think 0.35 / 0.31 / 0.25 / 0.25 / 0.25; SFT-no-think 0.37 / 0.34 / 0.28 / 0.28 / 0.49. Its rank shift: RL 0.98, SFT-no-think 10.6."),
+    ("code", """
+measures = ["kl_paper", "kl_exact", "rank_shift", "share_changed"]
+fig = plots.token_shift(results[results.arm != "extra"], measures, "Token-distribution shift of each arm from the base")
+fig.savefig("reports/figures/token_shift.png", dpi=120)
+arm_order = [a for a in plots.ARM_ORDER if a in set(results.arm)] + (["extra"] if "extra" in set(results.arm) else [])
+per_group = results.groupby(["arm", "seed", "group"])[measures].mean().groupby(["arm", "group"]).mean()
+per_group.unstack("group").reindex(index=arm_order, columns=pd.MultiIndex.from_product([measures, ["math", "other", "non"]])).round(3)
+"""),
+    ("md", "## What the numbers say\nPer measure: the arms ordered by their mean over tasks and seeds, and on how many of the twelve tasks GRPO's value is below each other arm's."),
+    ("code", """
+per_task = results.groupby(["arm", "task"])[measures].mean()
+metrics = {}
+for measure in measures:
+    means = results.groupby("arm")[measure].mean().reindex(arm_order)
+    print(f"{measure:14}: " + " < ".join(f"{arm} {value:.4g}" for arm, value in means.sort_values().items()))
+    for arm in arm_order:
+        metrics.setdefault(arm, {})[measure] = round(float(means[arm]), 5)
+    if "grpo" in means:
+        for arm in [a for a in arm_order if a not in ("grpo", "extra")]:
+            lower = sum(per_task.loc[("grpo", t), measure] < per_task.loc[(arm, t), measure] for t in tasks)
+            print(f"{'':16}grpo below {arm} on {lower} of {len(tasks)} tasks")
+            metrics[arm][f"{measure}_tasks_above_grpo"] = int(lower)
+"""),
+    ("md", "## Figure 5 analogue: which tokens shift\nThe most-shifted tokens of each arm (summed over seeds and tasks), coloured by kind: logic-structure words (`tokens.LOGIC_WORDS`), content words and numbers, symbols. Then the share of each kind among the shifted tokens."),
+    ("code", """
+by_arm = words[words.arm != "extra"].groupby(["arm", "token", "kind"], as_index=False)[["shifted", "occurrences"]].sum()
+fig = plots.shifted_tokens(by_arm, acfg.top_tokens, "Most-shifted tokens per arm (all seeds and tasks)")
+fig.savefig("reports/figures/shifted_tokens.png", dpi=120)
+kinds = words.groupby(["arm", "kind"]).shifted.sum().unstack("kind").reindex(arm_order).fillna(0)
+shares = kinds.div(kinds.sum(axis=1), axis=0).add_prefix("share_")
+kinds.add_prefix("shifted_").join(shares.round(3))
+"""),
+    ("code", """
+for arm in arm_order:
+    part = by_arm[by_arm.arm == arm] if arm != "extra" else words[words.arm == "extra"]
+    for kind in ("logic", "content"):
+        top = part[(part.kind == kind) & (part.shifted > 0)].nlargest(acfg.top_tokens, "shifted")
+        print(f"{arm:11} {kind:7}: " + (", ".join(f"{t} ({n})" for t, n in zip(top.token, top.shifted)) or "none"))
+for arm in arm_order:
+    metrics[arm]["share_logic_of_shifted"] = round(float(shares.loc[arm].get("share_logic", 0.0)), 4)
+with open("reports/metrics/tokens.json", "w") as fh:
+    json.dump(metrics, fh, indent=2)
+"""),
+    ("md", "## Table 8 analogue: case studies\nOne prompt per group (the first test item of the group's first task, chosen by that rule, not by its result), answered by each arm's first seed. Highlighted: the shifted tokens (orange: logic words; blue: others); hover for the two ranks."),
+    ("code", """
+shown = [(name, method) for name, method, run_seed, *_ in pairs if method == "extra" or run_seed == min(tcfg.seeds)]
+for group, case in cases.iterrows():
+    parts = [f"<h4>{plots.GROUP_LABELS[group]} &middot; {case.task} &middot; {case.id}</h4><pre>{case.prompt}</pre>"]
+    for name, method in shown:
+        response, detail = case_details[(name, group)]
+        moved = int((detail["rank_base"] != detail["rank_tuned"]).sum())
+        parts.append(f"<b>{name}</b>: {moved} of {len(detail['ids'])} tokens shifted" + token_shift.highlight_html(detail, tokenizer))
+    display(HTML("".join(parts)))
+"""),
+]
+
 if __name__ == "__main__":
     nbformat.write(notebook(DATA), "notebooks/00_data.ipynb")
     nbformat.write(notebook(BASE), "notebooks/01_base.ipynb")
@@ -717,3 +987,5 @@ if __name__ == "__main__":
     nbformat.write(notebook(TRAINING), "notebooks/03_training.ipynb")
     nbformat.write(notebook(EVALUATE), "notebooks/04_evaluate.ipynb")
     nbformat.write(notebook(TRANSFER), "notebooks/05_transfer.ipynb")
+    nbformat.write(notebook(LATENT), "notebooks/06_latent.ipynb")
+    nbformat.write(notebook(TOKENS), "notebooks/07_tokens.ipynb")

@@ -137,7 +137,7 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     """Train `arm` from `base_path` on the math split of `train`; save the final model to
     <cfg.out_dir>/<arm>-seed<seed>, checkpoints to <cfg.checkpoint_dir>/<arm>-seed<seed>.
     Returns (curve, info): the per-step curve and facts about the run (its folders, data, the step
-    it resumed from, rft's sampling time). sample_batch_size: prompts per batch when rft samples."""
+    it resumed from, rft's sampling time, the training loop's seconds per step). sample_batch_size: prompts per batch when rft samples."""
     if arm not in ARMS:
         raise ValueError(f"arm: expected one of {', '.join(ARMS)}, got {arm!r}")
     out_dir = os.path.join(cfg.out_dir, run_name(arm, seed))
@@ -147,16 +147,28 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     rows = math_split(train, seed)
     info = dict(arm=arm, seed=seed, out_dir=out_dir, checkpoint_dir=ckpt, resumed_from_step=resumed_from,
                 math_rows=len(rows))
+    start = time.perf_counter()
     if arm == "grpo":
         history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt)
     else:
         if arm == "rft":
-            start = time.perf_counter()
             rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
             info.update(json.loads(rows.info.description), kept=len(rows),
                         sampling_seconds=round(time.perf_counter() - start, 1))
         history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed, checkpoints=ckpt)
+    info.update(run_seconds=round(time.perf_counter() - start, 1), **_speed(history, resumed_from))
     return curves(history), info
+
+
+def _speed(history: list[dict], resumed_from: int) -> dict:
+    """The Trainer's own timing of the steps trained in this call (none when the run had already
+    finished): train_seconds (rollouts and checkpoint saves included) and seconds_per_step."""
+    done = next((h for h in reversed(history) if "train_runtime" in h), None)
+    steps = done["step"] - resumed_from if done else 0
+    if not done or steps <= 0:
+        return dict(steps_trained=0, train_seconds=None, seconds_per_step=None)
+    return dict(steps_trained=steps, train_seconds=round(done["train_runtime"], 1),
+                seconds_per_step=round(done["train_runtime"] / steps, 3))
 
 
 def curves(history: list[dict]) -> pd.DataFrame:
@@ -168,18 +180,11 @@ def curves(history: list[dict]) -> pd.DataFrame:
     return frame.drop_duplicates("step", keep="last").reset_index(drop=True)
 
 
-def checkpoints(ckpt_dir: str) -> list[tuple[int, str]]:
-    """(step, folder) of every checkpoint of a run, in step order."""
-    found = [(int(d.split("-")[1]), os.path.join(ckpt_dir, d)) for d in os.listdir(ckpt_dir)
-             if d.startswith("checkpoint-") and d.split("-")[1].isdigit()]
-    return sorted(found)
-
-
 def prune_checkpoints(ckpt_dir: str) -> int:
     """Delete the optimizer, scheduler and RNG states of every checkpoint but the newest (only the
     newest is ever resumed from; the others are kept for their weights); returns bytes freed."""
     freed = 0
-    for _, path in checkpoints(ckpt_dir)[:-1]:
+    for _, path in sft.checkpoint_folders(ckpt_dir)[:-1]:
         for name in os.listdir(path):
             if name.startswith(("optimizer", "scheduler", "rng_state", "scaler")):
                 freed += os.path.getsize(os.path.join(path, name))
@@ -191,7 +196,7 @@ def evaluate_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step
                          n_items: int, batch_size: int, max_new_tokens: int) -> pd.DataFrame:
     """Greedy accuracy per task of the base (step 0), every checkpoint, and the final model in
     out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n."""
-    points = [(0, base_path)] + [(s, p) for s, p in checkpoints(ckpt_dir) if s <= final_step]
+    points = [(0, base_path)] + [(s, p) for s, p in sft.checkpoint_folders(ckpt_dir) if s <= final_step]
     if points[-1][0] != final_step:
         points.append((final_step, out_dir))
     tables = []

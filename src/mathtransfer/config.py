@@ -184,7 +184,50 @@ class TrainConfig:
         return None
 
 
-SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig}
+def _pairs_ok(value) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(p, dict) and {"tuned", "base"} <= set(p) <= {"name", "tuned", "base"}
+        and all(isinstance(v, str) and v for v in p.values()) for p in value)
+
+
+PAIRS_HELP = ("Extra (tuned, base) model pairs to analyse, each {tuned: NAME_OR_PATH, base: NAME_OR_PATH, "
+              "name: optional label}: local folders or hub ids (the GPU profile's released models). "
+              "Every arm x seed under train.out_dir is always analysed against base.out_dir.")
+PAIRS = (_pairs_ok, "a list of mappings with string keys tuned and base (and optionally name)")
+
+
+@dataclass
+class LatentConfig:
+    """Stage `latent`: hidden-state PCA shift between each tuned model and its base (paper
+    section 4.1; the recipe is in mathtransfer/latent.py)."""
+
+    n_per_task: int = param(100, "Texts per task: the first n test items, question + reference answer (the paper: 100).", ge=2)
+    max_tokens: int = param(128, "Texts are cut to this many tokens (the paper: 128).", ge=2)
+    batch_size: int = param(50, "Texts per forward pass (results do not depend on it).", ge=1)
+    poolings: list = param(["paper", "mask"], "Mean-pooling over positions: paper (pad positions included, as the "
+                           "authors' code does) and/or mask (the text's own tokens only).",
+                           valid=(lambda v: isinstance(v, list) and 0 < len(v) == len(set(v))
+                                  and set(v) <= {"paper", "mask"}, "a non-empty list of paper, mask"))
+    pairs: list = param([], PAIRS_HELP, valid=PAIRS)
+
+
+@dataclass
+class TokensConfig:
+    """Stage `tokens`: token-distribution shift between each tuned model and its base (paper
+    section 4.2; definitions in mathtransfer/tokens.py). The tuned model writes the responses;
+    both models then score them with teacher forcing."""
+
+    n_per_task: int = param(50, "Test prompts per task answered by each tuned model (the paper: 100, on 5 benchmarks).", ge=1)
+    max_new_tokens: int = param(80, "Response budget in tokens.", ge=1)
+    temperature: float = param(0.6, "Sampling temperature of the responses; 0 means greedy.", ge=0)
+    top_p: float = param(0.95, "Nucleus sampling of the responses.", gt=0, le=1)
+    batch_size: int = param(64, "Sequences per generation and scoring batch.", ge=1)
+    top_tokens: int = param(15, "Most-shifted tokens listed per model and kind (logic / content).", ge=1)
+    pairs: list = param([], PAIRS_HELP, valid=PAIRS)
+
+
+SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig,
+            "latent": LatentConfig, "tokens": TokensConfig}
 
 
 def _describe(f: dataclasses.Field, tp) -> str:

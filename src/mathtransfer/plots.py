@@ -99,7 +99,7 @@ def group_gains(gains: pd.DataFrame, title: str = "Change over the base, per gro
     sns.barplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
                 errorbar=None, alpha=0.75, ax=ax)
     sns.stripplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
-                  dodge=True, color="black", size=4, legend=False, ax=ax)
+                  dodge=True, palette={a: "black" for a in hue_order}, size=4, legend=False, ax=ax)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel("")
     ax.set_ylabel("accuracy change vs base (points)")
@@ -129,5 +129,66 @@ def ti_scatter(ti: pd.DataFrame, title: str = "Transferability Index", label_col
     ax.set_ylabel("TI other reasoning")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def latent_layers(layers: pd.DataFrame, title: str = "Hidden-state shift per layer"):
+    """Figure 3 analogue: per layer, the tuned model's mean PC1 shift (top) and mean PC2 (bottom)
+    against the base's PCA axes; one column per group, one line per arm (mean over its seeds and
+    the group's tasks; band: seed range). layers has columns arm, seed, group, layer, pc1_shift,
+    pc2_tuned."""
+    groups = [g for g in GROUP_ORDER if g in set(layers["group"])]
+    hue_order = [a for a in ARM_ORDER if a in set(layers["arm"])]
+    per_seed = layers.groupby(["arm", "seed", "group", "layer"], as_index=False)[["pc1_shift", "pc2_tuned"]].mean()
+    fig, axes = plt.subplots(2, len(groups), figsize=(4.2 * len(groups), 6), squeeze=False, sharex=True)
+    for col, group in enumerate(groups):
+        part = per_seed[per_seed["group"] == group]
+        for row, (value, label) in enumerate([("pc1_shift", "PC1 shift"), ("pc2_tuned", "PC2 mean")]):
+            ax = axes[row][col]
+            sns.lineplot(data=part, x="layer", y=value, hue="arm", hue_order=hue_order, errorbar=("pi", 100),
+                         marker="o", ax=ax, legend=(row == 0 and col == 0))
+            ax.axhline(0, color="grey", linewidth=0.8)
+            ax.set_ylabel(label)
+            ax.set_title(GROUP_LABELS[group] if row == 0 else "")
+    axes[1][0].set_xlabel("layer (0: embeddings)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def token_shift(shift: pd.DataFrame, measures: list[str], title: str = "Token-distribution shift"):
+    """Figure 4 analogue: one panel per measure, bars per task and arm (seed mean; dots: seeds).
+    shift has columns arm, seed, task and the measures."""
+    hue_order = [a for a in ARM_ORDER if a in set(shift["arm"])]
+    fig, axes = plt.subplots(len(measures), 1, figsize=(12, 3.2 * len(measures)), squeeze=False)
+    for ax, measure in zip(axes[:, 0], measures):
+        sns.barplot(data=shift, x="task", y=measure, hue="arm", hue_order=hue_order, errorbar=None,
+                    alpha=0.75, ax=ax)
+        sns.stripplot(data=shift, x="task", y=measure, hue="arm", hue_order=hue_order, dodge=True,
+                      palette={a: "black" for a in hue_order}, size=3, legend=False, ax=ax)
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_xlabel("")
+        ax.set_title(measure)
+        if ax is not axes[0, 0]:
+            ax.get_legend().remove()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def shifted_tokens(words: pd.DataFrame, top: int = 15, title: str = "Most-shifted tokens"):
+    """Figure 5 analogue (bars instead of word clouds): per arm, its `top` most-shifted tokens,
+    coloured by kind (logic / content / symbol). words has columns arm, token, kind, shifted."""
+    arms = [a for a in ARM_ORDER if a in set(words["arm"])]
+    fig, axes = plt.subplots(1, len(arms), figsize=(3.6 * len(arms), 0.28 * top + 1.5), squeeze=False)
+    palette = {"logic": "tab:orange", "content": "tab:blue", "symbol": "tab:grey"}
+    for ax, arm in zip(axes[0], arms):
+        part = words[words["arm"] == arm].nlargest(top, "shifted")
+        sns.barplot(data=part, y="token", x="shifted", hue="kind", palette=palette, dodge=False,
+                    hue_order=list(palette), ax=ax, legend=(arm == arms[0]))
+        ax.set_title(arm)
+        ax.set_ylabel("")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

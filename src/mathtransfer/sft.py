@@ -53,16 +53,19 @@ def _state(checkpoint: str) -> dict | None:
         return None
 
 
+def checkpoint_folders(ckpt_dir: str) -> list[tuple[int, str]]:
+    """(step, folder) of every `checkpoint-<step>` folder in ckpt_dir, in step order."""
+    if not os.path.isdir(ckpt_dir):
+        return []
+    return sorted((int(d.split("-")[1]), os.path.join(ckpt_dir, d)) for d in os.listdir(ckpt_dir)
+                  if d.startswith("checkpoint-") and d.split("-")[1].isdigit())
+
+
 def last_complete_checkpoint(ckpt_dir: str) -> str | None:
     """The newest checkpoint that was written to the end, or None. The Trainer writes
     trainer_state.json last, so a checkpoint without a readable one was cut short (crash,
     kill -9): it is removed rather than resumed from."""
-    if not os.path.isdir(ckpt_dir):
-        return None
-    steps = sorted((int(d.split("-")[1]), d) for d in os.listdir(ckpt_dir)
-                   if d.startswith("checkpoint-") and d.split("-")[1].isdigit())
-    for _, name in reversed(steps):
-        path = os.path.join(ckpt_dir, name)
+    for _, path in reversed(checkpoint_folders(ckpt_dir)):
         if _state(path) is not None:
             return path
         shutil.rmtree(path)
