@@ -1,5 +1,6 @@
 # Two commands, each self-sufficient on a fresh machine with Python 3.11 and pip:
-#   make repro   set up .venv if needed, then `dvc repro` (the mini-world by default)
+#   make repro   set up .venv if needed, then `dvc repro` (the mini-world by default;
+#                `make repro PROFILE=consumer-gpu` first lays profiles/consumer-gpu.yaml over params.yaml)
 #   make test    set up .venv if needed, then the test suite
 PYTHON ?= python3.11
 VENV := .venv
@@ -20,7 +21,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# A profile is written into params.yaml (as `dvc exp run -S` would): `git diff params.yaml` shows
+# it, `git checkout params.yaml` returns to the mini-world.
 repro: $(STAMP)
+ifdef PROFILE
+	$(RUN) python -m mathtransfer.config params.yaml --apply=profiles/$(PROFILE).yaml
+endif
 	$(RUN) dvc repro
 
 # Two workers; each test file stays on one (the end-to-end file shares one repository copy).

@@ -131,3 +131,15 @@ def test_pruning_keeps_weights_everywhere_and_the_newest_checkpoint_whole(tmp_pa
     for step in (2, 4):
         assert sorted(p.name for p in (tmp_path / f"checkpoint-{step}").iterdir()) == ["model.safetensors", "trainer_state.json"]
     assert len(list((tmp_path / "checkpoint-6").iterdir())) == 5
+
+
+def test_dvc_stages_list_exactly_the_train_keys_their_arm_reads():
+    import yaml
+
+    from conftest import ROOT
+
+    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
+    for stage, arm in (("sft", "sft-think"), ("rft", "rft"), ("grpo", "grpo")):
+        block = stages[stage].get("do", stages[stage])
+        keys = {p.split(".", 1)[1] for p in block["params"] if isinstance(p, str) and p.startswith("train.")}
+        assert keys == set(arms.ARM_KEYS[arm]) | {"checkpoint_items", "out_dir", "checkpoint_dir"}, stage

@@ -166,3 +166,11 @@ def test_analysis_pairs_need_tuned_and_base(section, pairs):
 def test_latent_poolings_are_named():
     with pytest.raises(ConfigError, match="latent.poolings: expected a non-empty list of paper, mask"):
         parse(config.LatentConfig, {"poolings": ["mean"]}, "latent")
+
+
+def test_hub_benchmark_names_are_checked():
+    with pytest.raises(ConfigError, match=r"data.benchmarks: expected a list of benchmark names of hub.BENCHMARKS"):
+        parse(config.DataConfig, {"benchmarks": ["MATH500", "MMLU"]}, "data")
+    assert parse(config.DataConfig, {"benchmarks": ["MATH500", "ifeval"]}, "data").benchmarks == ["MATH500", "ifeval"]
+    with pytest.raises(ConfigError, match=r"data.benchmark_sources: expected a mapping of benchmark names"):
+        parse(config.DataConfig, {"benchmark_sources": {"GPQA": "gpqa.jsonl"}}, "data")

@@ -1,21 +1,15 @@
 """End to end: `dvc repro` of the smoke profile in a temporary copy of the repository.
 
-The tests share one copy and run in file order: the full run (and a no-op rerun), kill -9 of a
-training stage and its resume, then a bad param."""
+The tests share one copy and run in file order: the full run (and a no-op rerun), then a bad
+param. (kill -9 and resume: test_resume.py, on its own copy, so that the two run in parallel.)"""
 import json
 import os
-import shutil
-import signal
-import subprocess
-import time
 
 import pandas as pd
 import pytest
-import torch
 import yaml
 from conftest import run as _run
-from conftest import run_env, smoke_repo
-from safetensors.torch import load_file
+from conftest import smoke_repo
 
 from mathtransfer.tasks import TASKS
 
@@ -73,33 +67,6 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     second = _run(["dvc", "repro"], repo)
     assert second.returncode == 0
     assert "up to date" in second.stdout and "Running stage" not in second.stdout, second.stdout
-
-
-def test_a_training_stage_killed_mid_run_resumes_to_the_same_model(repo):
-    stage = "sft@sft-think-0"
-    model = repo / "models/arms/sft-think-seed0"
-    ckpt = repo / "models/checkpoints/sft-think-seed0"
-    uninterrupted = load_file(model / "model.safetensors")
-    shutil.rmtree(ckpt)  # start from scratch, as a first run would
-    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=run_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    first = ckpt / "checkpoint-2" / "trainer_state.json"  # written last: checkpoint-2 is complete
-    deadline = time.time() + 600
-    while not (first.exists() and first.stat().st_size > 0) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)  # dvc, papermill and the kernel together
-    proc.wait()
-    assert first.exists(), "the stage ended before its first checkpoint"
-    assert not (model / "model.safetensors").exists(), "the kill came after the run had finished"
-
-    status = _run(["dvc", "status", stage], repo)
-    assert "changed" in status.stdout or "deleted" in status.stdout, status.stdout  # not taken as done
-    again = _run(["dvc", "repro", stage], repo)
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert f"Running stage '{stage}'" in again.stdout and "Running stage 'base'" not in again.stdout
-    assert json.load(open(repo / "reports/results/train/sft-think-seed0_run.json"))["resumed_from_step"] >= 2
-    resumed = load_file(model / "model.safetensors")
-    assert all(torch.allclose(uninterrupted[k], resumed[k], atol=1e-6) for k in uninterrupted)
 
 
 def test_a_bad_param_stops_a_stage_with_one_line_and_touches_nothing(repo):

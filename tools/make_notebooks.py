@@ -37,6 +37,12 @@ paper's Qwen3-32B teacher in think and no-think mode. The base-style math traces
 imperfect: a share of them follows one systematic wrong strategy (stop one step early), so the
 base model will hold the right strategy among a wrong one, as the prototype in
 `shared/mini-world-notes.md` found necessary for RL to have something to select.
+
+With `data.source: hub` (the consumer-GPU profile) the same stage loads the paper's real data
+instead (`src/mathtransfer/hub.py`): `data.n_train` problems from each of the authors' math
+training sets (math_sft_40K with Qwen3-32B teacher traces, math_rl_48k for GRPO and rft) and
+`data.n_test` items of each of the twelve benchmarks; a benchmark that cannot be had (GPQA is
+gated) is left out and listed below.
 """),
     ("params", """
 # Parameters (papermill injects params.yaml below this cell)
@@ -51,7 +57,7 @@ import pandas as pd
 from datasets.utils.logging import disable_progress_bar
 from IPython.display import display
 
-from mathtransfer import config
+from mathtransfer import config, hub
 from mathtransfer import data as miniworld
 from mathtransfer.tasks import TASKS, score
 
@@ -60,15 +66,21 @@ shared = config.parse(config.SharedConfig, {"seed": seed}, "")
 cfg = config.parse(config.DataConfig, data, "data")
 cfg
 """),
-    ("md", "## The twelve tasks\nEach task's group, the paper benchmark it mirrors, and the score of a uniform random guess."),
+    ("md", "## The twelve tasks\nEach task's group, the paper benchmark it mirrors (or, from the Hub, is), and the score of a uniform random guess."),
     ("code", """
-pd.DataFrame([dict(task=t.name, group=t.group, mirrors=t.benchmark, scorer=t.score.__name__, chance=t.chance)
-              for t in TASKS.values()])
+if cfg.source == "hub":
+    display(pd.DataFrame([dict(task=b.task, group=b.group, benchmark=b.benchmark, hub_id=b.hub_id, scorer=b.score.__name__,
+                               chance=b.chance) for b in hub.BENCHMARKS.values()]))
+else:
+    display(pd.DataFrame([dict(task=t.name, group=t.group, mirrors=t.benchmark, scorer=t.score.__name__, chance=t.chance)
+                          for t in TASKS.values()]))
 """),
     ("md", "## Generate and save\nGeneration is deterministic in the seed; the dataset is written atomically (Arrow, `datasets`)."),
     ("code", """
 dataset = miniworld.build(cfg, shared.seed)
 miniworld.save(dataset, cfg.out_dir)
+for name, why in miniworld.missing(dataset).items():
+    print(f"MISSING {name}: {why}")
 dataset
 """),
     ("md", "## One example of every task\nThe prompt, the base-style target and the gold answer; for math also the two teacher styles."),
@@ -79,9 +91,9 @@ for _, row in examples.iterrows():
     print(row.prompt)
     print(f"--- base target: {row.target}")
     print(f"--- gold: {row.answer}")
-    if row.teacher_think:
-        print(f"--- teacher (think):\\n{row.teacher_think}")
-        print(f"--- teacher (no-think): {row.teacher_nothink}")
+    if row.teacher_think or row.teacher_nothink:
+        print(f"--- teacher (think):\\n{row.teacher_think[:1500]}")  # hub traces run to thousands of characters
+        print(f"--- teacher (no-think): {row.teacher_nothink[:1500]}")
     print()
 """),
     ("md", "## Sizes\nItems per task and split, and mean lengths in characters (tokens follow in notebook 01)."),
@@ -89,7 +101,7 @@ for _, row in examples.iterrows():
 summary = miniworld.summary(dataset)
 train = dataset["train"].to_pandas()
 unique = train.groupby("task")["prompt"].nunique().rename("unique_train_prompts")
-summary = summary.merge(unique, left_on="task", right_index=True)
+summary = summary.merge(unique, left_on="task", right_index=True, how="left")
 summary.loc[summary.split == "test", "unique_train_prompts"] = pd.NA
 summary.to_csv("reports/results/data_summary.csv", index=False)
 summary
@@ -98,8 +110,8 @@ summary
 ## Checks on the generated data
 - no test prompt occurs in the training split;
 - the teacher traces are always correct, by the same scorer that evaluates models;
-- the non-math base targets are correct by their scorers;
-- the share of base-style math traces that follow the wrong strategy, measured, against `wrong_share`.
+- the non-math base targets are correct by their scorers (mini-world only);
+- the share of base-style math traces that follow the wrong strategy, measured, against `wrong_share` (mini-world only).
 """),
     ("code", """
 test = dataset["test"].to_pandas()
@@ -107,17 +119,17 @@ leaks = set(test.prompt) & set(train.prompt)
 print(f"test prompts found in train: {len(leaks)}")
 
 math_train = train[train.group == "math"]
-teacher_ok = {style: math_train.apply(lambda r: score(r.task, r[style], r.answer), axis=1).mean()
-              for style in ("teacher_think", "teacher_nothink")}
+teacher_ok = {style: math_train[math_train[style] != ""].apply(lambda r: score(r.task, r[style], r.answer), axis=1).mean()
+              for style in ("teacher_think", "teacher_nothink") if (math_train[style] != "").any()}
 print("teacher traces correct:", {k: round(v, 4) for k, v in teacher_ok.items()})
 
-other = train[train.group != "math"]
-print("non-math base targets correct:", round(other.apply(lambda r: score(r.task, r.target, r.answer, r.meta), axis=1).mean(), 4))
-
-math_train = math_train.assign(base_correct=math_train.apply(lambda r: score(r.task, r.target, r.answer), axis=1))
-shares = (1 - math_train.groupby("task", sort=False).base_correct.mean()).rename("measured_wrong_share").to_frame()
-shares["wrong_share_param"] = [cfg.wrong_share[t] for t in shares.index]
-shares
+if cfg.source == "miniworld":  # the base-style targets exist only in the mini-world
+    other = train[train.group != "math"]
+    print("non-math base targets correct:", round(other.apply(lambda r: score(r.task, r.target, r.answer, r.meta), axis=1).mean(), 4))
+    math_train = math_train.assign(base_correct=math_train.apply(lambda r: score(r.task, r.target, r.answer), axis=1))
+    shares = (1 - math_train.groupby("task", sort=False).base_correct.mean()).rename("measured_wrong_share").to_frame()
+    shares["wrong_share_param"] = [cfg.wrong_share[t] for t in shares.index]
+    display(shares)
 """),
 ]
 
@@ -133,6 +145,10 @@ so that GRPO later gets a reward signal and SFT and RL have room to raise math.
 Steps: train a byte-level BPE tokenizer on the mini-world's text; build the model; pretrain it
 with TRL's `SFTTrainer` (loss on the response only); save it with `save_pretrained`; reload it
 through the project's one model loader; score it greedily on the held-out test split.
+
+With `base.model` set (the consumer-GPU profile: a Qwen3 base from the Hub), nothing is built or
+pretrained: `base.out_dir/base.json` records the model's name, and the rest of this notebook
+(reload, evaluation, pass@k, headroom) runs on that model.
 """),
     ("params", """
 # Parameters (papermill injects params.yaml below this cell)
@@ -165,55 +181,69 @@ hf_logging.disable_progress_bar()  # the report shows results, not progress bars
 dataset = miniworld.load(data["out_dir"])
 cfg
 """),
-    ("md", "## Tokenizer\nByte-level BPE trained on every training text (teacher traces included, so their words exist in the vocabulary); digits are single tokens."),
+    ("md", "## Tokenizer\nByte-level BPE trained on every training text (teacher traces included, so their words exist in the vocabulary); digits are single tokens. (A pretrained base brings its own tokenizer: this and the next three steps are skipped.)"),
     ("code", """
 train = dataset["train"]
-texts = [t for column in ("prompt", "target", "teacher_think", "teacher_nothink") for t in train[column] if t]
-tokenizer = models.train_tokenizer(texts, cfg.vocab_size)
-example = evaluate.chat_prompts(tokenizer, [train[0]["prompt"]])[0] + train[0]["target"]
-print(f"vocabulary: {len(tokenizer)} tokens")
-print(tokenizer.convert_ids_to_tokens(tokenizer(example)["input_ids"]))
+if cfg.model:
+    models.save_pointer(cfg.model, cfg.out_dir)
+    print(f"pretrained base {cfg.model}: nothing to build; {cfg.out_dir}/{models.POINTER} records it")
+else:
+    texts = [t for column in ("prompt", "target", "teacher_think", "teacher_nothink") for t in train[column] if t]
+    tokenizer = models.train_tokenizer(texts, cfg.vocab_size)
+    example = evaluate.chat_prompts(tokenizer, [train[0]["prompt"]])[0] + train[0]["target"]
+    print(f"vocabulary: {len(tokenizer)} tokens")
+    print(tokenizer.convert_ids_to_tokens(tokenizer(example)["input_ids"]))
 """),
     ("code", """
-frame = train.select_columns(["task", "prompt", "target"]).to_pandas()
-full = evaluate.chat_prompts(tokenizer, list(frame.prompt))
-frame["tokens"] = [len(p) + len(t) + 1 for p, t in zip(tokenizer(full)["input_ids"], tokenizer(list(frame.target))["input_ids"])]
-lengths = frame.groupby("task", sort=False).tokens.describe()[["mean", "min", "max"]].round(1)
-print(f"longest sequence: {frame.tokens.max()} tokens (max_length {cfg.max_length})")
-lengths.T
+if not cfg.model:
+    frame = train.select_columns(["task", "prompt", "target"]).to_pandas()
+    full = evaluate.chat_prompts(tokenizer, list(frame.prompt))
+    frame["tokens"] = [len(p) + len(t) + 1 for p, t in zip(tokenizer(full)["input_ids"], tokenizer(list(frame.target))["input_ids"])]
+    lengths = frame.groupby("task", sort=False).tokens.describe()[["mean", "min", "max"]].round(1)
+    print(f"longest sequence: {frame.tokens.max()} tokens (max_length {cfg.max_length})")
+    display(lengths.T)
 """),
     ("md", "## Model"),
     ("code", """
-model = models.build_tiny_qwen3(cfg, tokenizer, shared.seed)
-n_params = models.count_parameters(model)
-print(model.config.model_type, n_params)
+if not cfg.model:
+    model = models.build_tiny_qwen3(cfg, tokenizer, shared.seed)
+    n_params = models.count_parameters(model)
+    print(model.config.model_type, n_params)
 """),
     ("md", "## Pretraining\nTRL `SFTTrainer` on prompt/completion pairs (completion-only loss), AdamW with warm-up and a cosine schedule, batches drawn at random from the twelve-task mixture."),
     ("code", """
-log = pretrain.pretrain(cfg, train, model, tokenizer, shared.seed, cfg.out_dir)
-curve = log.dropna(subset=["loss"])[["step", "loss", "grad_norm", "learning_rate", "mean_token_accuracy"]]
-curve.to_csv("reports/results/pretrain_loss.csv", index=False)
-plots.loss_curve(curve, "Pretraining loss");
+if cfg.model:  # the stage's outputs exist either way: an empty loss curve, the base's name
+    pd.DataFrame(columns=["step", "loss", "grad_norm", "learning_rate", "mean_token_accuracy"]).to_csv(
+        "reports/results/pretrain_loss.csv", index=False)
+else:
+    log = pretrain.pretrain(cfg, train, model, tokenizer, shared.seed, cfg.out_dir)
+    curve = log.dropna(subset=["loss"])[["step", "loss", "grad_norm", "learning_rate", "mean_token_accuracy"]]
+    curve.to_csv("reports/results/pretrain_loss.csv", index=False)
+    display(plots.loss_curve(curve, "Pretraining loss"))
 """),
     ("md", "### Speed\nAchieved training FLOP rate (6 x non-embedding parameters x tokens / time), against this CPU's measured fp32 matmul throughput at the model's MLP shape with the same threads."),
     ("code", """
-achieved = pretrain.flop_rate(n_params["non_embedding"], log.attrs["tokens_seen"], log.attrs["seconds"])
-peak = pretrain.matmul_gflops(k=cfg.hidden_size, m=cfg.intermediate_size)
-speed = dict(seconds=round(log.attrs["seconds"], 1), seconds_per_step=round(log.attrs["seconds"] / cfg.steps, 3),
-             tokens_seen=int(log.attrs["tokens_seen"]), achieved_gflops=round(achieved, 1),
-             matmul_gflops=round(peak, 1), share_of_matmul=round(achieved / peak, 3), threads=shared.threads)
+if cfg.model:
+    speed = dict(pretrained=cfg.model)
+else:
+    achieved = pretrain.flop_rate(n_params["non_embedding"], log.attrs["tokens_seen"], log.attrs["seconds"])
+    peak = pretrain.matmul_gflops(k=cfg.hidden_size, m=cfg.intermediate_size)
+    speed = dict(seconds=round(log.attrs["seconds"], 1), seconds_per_step=round(log.attrs["seconds"] / cfg.steps, 3),
+                 tokens_seen=int(log.attrs["tokens_seen"]), achieved_gflops=round(achieved, 1),
+                 matmul_gflops=round(peak, 1), share_of_matmul=round(achieved / peak, 3), threads=shared.threads)
 speed
 """),
     ("md", "## Reload and evaluate\nThe saved model is reloaded through `models.load_model` (the one loader every stage uses) and scored greedily on the held-out test items (with 95% bootstrap intervals over the items)."),
     ("code", """
 model, tokenizer = models.load_model(cfg.out_dir, "full")
+n_params = models.count_parameters(model)
 records = evaluate.evaluate(model, tokenizer, dataset["test"], ecfg.n_per_task, ecfg.batch_size, ecfg.max_new_tokens)
 records.insert(0, "model", "base")
 records.to_csv("reports/results/base_records.csv", index=False)
 acc = evaluate.accuracy(records, model="base", method="base", seed=shared.seed,
                        n_resamples=ecfg.bootstrap_resamples, rng_seed=shared.seed)
 acc.to_csv("reports/results/base_accuracy.csv", index=False)  # every model's: reports/results/accuracy.csv (notebook 04)
-fig = plots.task_accuracy(acc, "Tiny base model, greedy")
+fig = plots.task_accuracy(acc, f"{cfg.model or 'Tiny base model'}, greedy")
 fig.savefig("reports/figures/base_accuracy.png", dpi=120)
 acc
 """),
@@ -536,6 +566,11 @@ runs += [(arms.run_name(arm, s), arm, s, os.path.join(tcfg.out_dir, arms.run_nam
 missing = [name for name, _, _, path in runs if not os.path.isdir(path)]
 print("models missing (their stage has not run; left out):", ", ".join(missing) or "none")
 runs = [r for r in runs if r[0] not in missing]
+# released (tuned, base) pairs from the params' zoo list, scored on the same items (GPU profile)
+for entry in ecfg.zoo:
+    for name, method in ((entry["name"], "zoo"), (entry["base"], "zoo-base")):
+        if name not in {r[0] for r in runs}:
+            runs.append((name, method, -1, name))
 print(f"{len(runs)} models; sampled tasks: {ecfg.sampled_tasks or 'none (all greedy)'}")
 """),
     ("md", "## Generate and score\nOne record per model and test item: the prompt, the response (the first sample, for sampled tasks), the parsed answer and the score."),
@@ -630,7 +665,6 @@ import pandas as pd
 from IPython.display import display
 
 from mathtransfer import config, plots, transfer
-from mathtransfer.tasks import TASKS
 
 ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
 zoo_scores = pd.read_csv("data/paper/zoo_scores.tsv", sep="\\t", index_col="Model")
@@ -663,8 +697,8 @@ for g in ("other", "non"):
     ("md", "## Our controlled runs\nThe same index for every arm and seed against the shared base, on the full test split (notebook 04's records). Tasks play the benchmarks' part; sigma is pooled over all our (arm, seed) pairs."),
     ("code", """
 records = pd.read_csv("reports/results/records.csv.gz")
-groups = {g: [t for t, spec in TASKS.items() if spec.group == g] for g in ("math", "other", "non")}
-tuned = records[records.model != "base"].drop_duplicates("model")[["model", "method", "seed"]]
+groups = {g: list(dict.fromkeys(records.task[records.group == g])) for g in ("math", "other", "non")}
+tuned = records[~records.method.isin(["base", "zoo", "zoo-base"])].drop_duplicates("model")[["model", "method", "seed"]]
 pairs = tuned.assign(base="base")[["model", "base"]]
 scores = records.pivot_table(index="model", columns="task", values="score", aggfunc="mean") * 100
 ours = transfer.transferability_index(scores, pairs, groups).join(tuned.set_index("model"))
@@ -694,6 +728,17 @@ if "grpo" in per_arm.index:
             print(f"TI_{g}: grpo {rl_arm[f'TI_{g}']:+.1f} [{rl_arm[f'TI_{g}_low']:+.1f}, {rl_arm[f'TI_{g}_high']:+.1f}] "
                   f"{verdict} {arm} {per_arm.loc[arm, f'TI_{g}']:+.1f} "
                   f"[{per_arm.loc[arm, f'TI_{g}_low']:+.1f}, {per_arm.loc[arm, f'TI_{g}_high']:+.1f}]")
+"""),
+    ("md", "### Released models, scored here\nThe (tuned, base) pairs of `evaluation.zoo`, scored by notebook 04 on the same items (the GPU profile; none in the mini-world): the paper's section 2.1 recomputed on our benchmark subsets, sigma pooled over these pairs."),
+    ("code", """
+live = pd.DataFrame(ecfg.zoo, columns=["name", "base"]).rename(columns={"name": "model"})
+live = live[live.model.isin(records.model) & live.base.isin(records.model)]
+live_ti = transfer.transferability_index(scores, live, groups) if len(live) else pd.DataFrame(columns=["TI_other", "TI_non"])
+live_ti.rename_axis("model").to_csv("reports/results/zoo_live_ti.csv")
+if len(live):
+    display(live_ti.round(1))
+else:
+    print("no released models in evaluation.zoo (or none scored): nothing to show")
 """),
     ("md", "## The zoo and our runs on one scale"),
     ("code", """
@@ -782,7 +827,10 @@ for name, method, run_seed, tuned_path, base_path in pairs:
     if base_path not in base_features:
         model, tokenizer = models.load_model(base_path, "full")
         of_task = {t: items.filter(lambda x: x == t, input_columns="task") for t in tasks}
-        texts[base_path] = {t: latent_shift.texts(tokenizer, of_task[t]["prompt"], of_task[t]["target"]) for t in tasks}
+        # question + answer text: the base-style target (mini-world) or the gold answer (hub items have no target)
+        texts[base_path] = {t: latent_shift.texts(tokenizer, of_task[t]["prompt"],
+                                                  [tg or a for tg, a in zip(of_task[t]["target"], of_task[t]["answer"])])
+                            for t in tasks}
         base_features[base_path] = {t: latent_shift.features(model, tokenizer, texts[base_path][t], acfg.max_tokens,
                                                              acfg.batch_size, acfg.poolings) for t in tasks}
     model, tokenizer = models.load_model(tuned_path, "full")

@@ -25,6 +25,7 @@ from importlib.metadata import version
 
 from . import evaluate, grpo, models, sft
 from .config import TrainConfig
+from .data import RL_SET
 from .storage import atomic_dir
 
 # arm -> the column of the math training split it learns from (grpo learns from its own rollouts)
@@ -34,13 +35,14 @@ CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "lea
                  "reward": "reward", "reward_std": "reward_std", "completions/mean_length": "completion_length",
                  "kl": "kl", "entropy": "entropy", "mean_token_accuracy": "token_accuracy"}
 # the train keys each arm reads (dvc.yaml lists the same ones for its stage)
-SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm")
-SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_steps", "sft_batch_size")
+SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm", "gradient_checkpointing", "optim",
+               "grad_accum")
+SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_steps", "sft_batch_size", "sft_max_length")
 ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
             "rft": SFT_KEYS + ("rft_prompts", "rft_samples", "max_completion_length"),
             "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_prompts_per_step", "num_generations",
                                    "max_completion_length", "temperature", "beta", "epsilon",
-                                   "epsilon_high", "format_weight")}
+                                   "epsilon_high", "format_weight", "use_vllm")}
 LIBRARIES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets")
 
 
@@ -49,9 +51,17 @@ def run_name(arm: str, seed: int) -> str:
     return f"{arm}-seed{seed}"
 
 
-def math_split(train: Dataset, seed: int) -> Dataset:
-    """The math items of the training split, in a seeded order (the only data every arm sees)."""
-    return train.filter(lambda group: group == "math", input_columns="group").shuffle(seed=seed)
+def math_split(train: Dataset, seed: int, arm: str | None = None) -> Dataset:
+    """The math items of the training split an arm learns from, in a seeded order. The mini-world
+    gives every arm the same items. Hub data (data.source: hub) holds two sets: the SFT arms take
+    the rows that carry their teacher trace, rft and grpo the RL set's prompts (data.RL_SET)."""
+    rows = train.filter(lambda group: group == "math", input_columns="group")
+    column = ARMS.get(arm)
+    if column and column.startswith("teacher"):
+        rows = rows.filter(bool, input_columns=column)
+    elif arm in ("rft", "grpo") and RL_SET in set(rows["benchmark"]):
+        rows = rows.filter(lambda benchmark: benchmark == RL_SET, input_columns="benchmark")
+    return rows.shuffle(seed=seed)
 
 
 def _base_identity(base_path: str) -> str:
@@ -144,7 +154,10 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     ckpt = os.path.join(cfg.checkpoint_dir, run_name(arm, seed))
     prepare_checkpoints(ckpt, fingerprint(arm, seed, cfg, base_path, train._fingerprint))
     resumed_from = sft.checkpoint_step(sft.last_complete_checkpoint(ckpt))
-    rows = math_split(train, seed)
+    rows = math_split(train, seed, arm)
+    if len(rows) == 0:
+        raise ValueError(f"{arm}: the training split has no math rows for this arm (column "
+                         f"{ARMS[arm] or 'prompt'}); for hub data map the column with data.sft_columns")
     info = dict(arm=arm, seed=seed, out_dir=out_dir, checkpoint_dir=ckpt, resumed_from_step=resumed_from,
                 math_rows=len(rows))
     start = time.perf_counter()
@@ -206,3 +219,22 @@ def evaluate_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step
         table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
         tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step))
     return pd.concat(tables)[["step", "task", "group", "accuracy", "n"]].reset_index(drop=True)
+
+
+USAGE = "usage: [accelerate launch -m] python -m mathtransfer.arms ARM SEED [PARAMS_FILE]"
+
+if __name__ == "__main__":
+    # The training entry point without the notebook (no checkpoint scoring or plots), so that a run
+    # can be spread over several GPUs: `accelerate launch -m mathtransfer.arms grpo 0`.
+    import sys
+
+    from . import config, data
+
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ARMS or not sys.argv[2].isdigit():
+        sys.exit(USAGE)
+    params = config.read_params(sys.argv[3] if len(sys.argv) == 4 else "params.yaml")
+    train_cfg = config.parse(config.TrainConfig, params.get("train"), "train")
+    base_cfg = config.parse(config.BaseConfig, params.get("base"), "base")
+    data_cfg = config.parse(config.DataConfig, params.get("data"), "data")
+    curve, info = run(sys.argv[1], train_cfg, base_cfg.out_dir, data.load(data_cfg.out_dir)["train"], int(sys.argv[2]))
+    print(json.dumps(info))

@@ -58,6 +58,19 @@ class SharedConfig:
     threads: int = param(2, "torch CPU threads (set deliberately: oversubscription is 5-8x slower).", ge=1)
 
 
+def _benchmarks_ok(value) -> bool:
+    from .hub import benchmark_spec
+
+    try:
+        return all(isinstance(name, str) and benchmark_spec(name) for name in value)
+    except KeyError:
+        return False
+
+
+BENCHMARK_NAMES = ("benchmark names of hub.BENCHMARKS (MATH500, AIME24, AIME25, OlympiadBench, GPQA-Diamond, "
+                   "LiveCodeBench, ACPBench, HeadQA, CoQA, IFEval, HaluEval, MC-TACO)")
+
+
 @dataclass
 class DataConfig:
     """Stage `data`: the mini-world's twelve tasks, generated from `seed`."""
@@ -72,6 +85,25 @@ class DataConfig:
             isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in v.values()),
             f"a mapping of exactly {', '.join(MATH_TASKS)} to numbers in [0, 1]"))
     out_dir: str = param("data/miniworld", "Where the DatasetDict (Arrow) is written.", valid=OUTPUT_DIR)
+    source: str = param("miniworld", "miniworld: generate the twelve synthetic tasks; hub: the paper's math "
+                        "training sets and the twelve real benchmarks from the Hugging Face Hub "
+                        "(n_train rows per training set, n_test items per benchmark; mathtransfer/hub.py).",
+                        choices=("miniworld", "hub"))
+    hub_sft: str = param("ReasoningTransferability/math_sft_40K", "hub source: the SFT set with teacher traces "
+                         "(a hub id, or a local .jsonl/.json/.parquet file with the same columns).")
+    hub_rl: str = param("ReasoningTransferability/math_rl_48k", "hub source: the RL set (prompts and gold answers) "
+                        "for GRPO and rft (a hub id or a local file).")
+    sft_columns: dict = param({}, "hub source: our field -> the SFT set's column, where it differs from "
+                              "hub.SFT_COLUMNS (e.g. {teacher_think: response}).")
+    rl_columns: dict = param({}, "hub source: our field -> the RL set's column, where it differs from hub.RL_COLUMNS.")
+    benchmarks: list = param([], "hub source: benchmark names to evaluate on (hub.BENCHMARKS); [] means all twelve. "
+                             "A gated or unreachable one is left out and reported missing.",
+                             valid=(lambda v: isinstance(v, list) and _benchmarks_ok(v), "a list of " + BENCHMARK_NAMES))
+    benchmark_sources: dict = param({}, "hub source: benchmark name -> local file or hub id that replaces its "
+                                    "default (an offline snapshot, or a fixture in tests).",
+                                    valid=(lambda v: isinstance(v, dict) and _benchmarks_ok(list(v))
+                                           and all(isinstance(x, str) for x in v.values()),
+                                           "a mapping of " + BENCHMARK_NAMES + " to file paths or hub ids"))
 
 
 @dataclass
@@ -95,6 +127,9 @@ class BaseConfig:
     logging_steps: int = param(10, "Log the training loss every this many steps.", ge=1)
     out_dir: str = param("models/base", "Where the model and tokenizer are saved (save_pretrained).",
                          valid=OUTPUT_DIR)
+    model: str = param("", "A pretrained base instead of the tiny one: a hub id (e.g. Qwen/Qwen3-0.6B-Base) or a "
+                       "local folder. The stage then pretrains nothing: out_dir records the name (base.json) and "
+                       "every later stage loads that model. Empty: build and pretrain the tiny Qwen3.")
 
     def cross_check(self) -> tuple[str, str] | None:
         """(key, message) for a combination of values that cannot work, else None."""
@@ -107,9 +142,9 @@ class BaseConfig:
 
 
 def _tasks_ok(value) -> bool:
-    from .tasks import TASKS
+    from .tasks import known
 
-    return isinstance(value, list) and all(t in TASKS for t in value)
+    return isinstance(value, list) and all(isinstance(t, str) and known(t) for t in value)
 
 
 @dataclass
@@ -122,13 +157,20 @@ class EvalConfig:
     max_new_tokens: int = param(80, "Generation budget per response, in tokens (teacher-style traces reach ~60).", ge=1)
     sampled_tasks: list = param([], "Tasks scored by the mean over n_samples sampled answers, as the paper does for "
                                 "AIME and GPQA (e.g. [word, algebra, kb_chain]); all others greedy.",
-                                valid=(_tasks_ok, "a list of task names (mathtransfer.tasks.TASKS)"))
+                                valid=(_tasks_ok, "a list of task names (mathtransfer.tasks.TASKS, or hub.BENCHMARKS' tasks)"))
     n_samples: int = param(4, "Sampled answers per item of a sampled task.", ge=1)
     sample_temperature: float = param(0.6, "Temperature for sampled tasks (the paper: 0.6).", gt=0)
     top_p: float = param(0.95, "Nucleus sampling for sampled tasks (the paper: 0.95).", gt=0, le=1)
     pass_k: int = param(8, "Samples (temperature 1.0) per math item for pass@1 and pass@k.", ge=1)
     pass_k_items: int = param(50, "Math test items per task used for pass@k (sampling is costly).", ge=1)
     bootstrap_resamples: int = param(1000, "Bootstrap resamples of test items for the 95% intervals.", ge=100)
+    zoo: list = param([], "Released models scored beside ours, each {name: hub id or path, base: its base's hub id "
+                      "or path}: the evaluate stage scores both on the same items, so notebook 05 gives their TI "
+                      "(the paper's section 2.1, live).", valid=(
+                          lambda v: isinstance(v, list) and all(isinstance(m, dict) and set(m) == {"name", "base"}
+                                                                and all(isinstance(x, str) and x for x in m.values())
+                                                                for m in v),
+                          "a list of mappings with string keys name and base"))
 
 
 def _seeds_ok(value) -> bool:
@@ -167,9 +209,20 @@ class TrainConfig:
     beta: float = param(0.0, "GRPO KL coefficient (the paper uses none; TRL logs the KL only when > 0).", ge=0)
     epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)
     epsilon_high: float = param(0.28, "GRPO upper clipping range (DAPO clip-higher).", gt=0, le=1)
+    use_vllm: bool = param(False, "GRPO rollouts through vLLM (TRL's colocate mode; needs a GPU and the optional "
+                           "vllm extra: pip install -e '.[vllm]').")
     format_weight: float = param(0.0, "Weight of the optional format reward (0: off).", ge=0)
     checkpoint_items: int = param(50, "Test items per task scored greedily at every checkpoint "
                                   "(the matched-gain curves); the evaluate stage scores final models fully.", ge=1)
+    gradient_checkpointing: bool = param(False, "Recompute activations in the backward pass (GPU memory for time; "
+                                         "slower and not needed on CPU).")
+    optim: str = param("adamw_torch_fused", "Optimizer (transformers names): adamw_torch_fused (the Trainer's "
+                       "default, which produced the committed reports; adamw_torch differs numerically), "
+                       "adamw_torch, or the bitsandbytes 8-bit paged_adamw_8bit / adamw_8bit of the GPU profile.",
+                       choices=("adamw_torch_fused", "adamw_torch", "paged_adamw_8bit", "adamw_8bit"))
+    sft_max_length: int = param(0, "Longest SFT sequence in tokens (longer ones are cut); 0: the model's context.", ge=0)
+    grad_accum: int = param(1, "Gradient accumulation steps (SFT and GRPO): the batch sizes above are per step, "
+                            "split into this many micro-batches to save memory.", ge=1)
     indicator_steps: int = param(100, "Gradient-norm indicators use the first this many steps (the paper: 100).", ge=4)
     out_dir: str = param("models/arms", "Folder of the final trained models, <out_dir>/<arm>-seed<seed> "
                          "(DVC outputs; the evaluate stage reads them all).", valid=OUTPUT_DIR)
@@ -177,10 +230,15 @@ class TrainConfig:
                                 "(kept for resuming; not DVC outputs).", valid=OUTPUT_DIR)
 
     def cross_check(self) -> tuple[str, str] | None:
-        """(key, message) when the two output folders overlap (DVC would hash the checkpoints)."""
+        """(key, message) when the two output folders overlap (DVC would hash the checkpoints) or
+        grad_accum does not divide a batch."""
         a, b = os.path.normpath(self.out_dir) + os.sep, os.path.normpath(self.checkpoint_dir) + os.sep
         if a.startswith(b) or b.startswith(a):
             return "checkpoint_dir", f"must not overlap out_dir ({self.out_dir!r}), got {self.checkpoint_dir!r}"
+        for name, size in (("sft_batch_size", self.sft_batch_size),
+                           ("rl_prompts_per_step x num_generations", self.rl_prompts_per_step * self.num_generations)):
+            if size % self.grad_accum:
+                return "grad_accum", f"must divide {name} ({size}) into equal micro-batches, got {self.grad_accum}"
         return None
 
 
@@ -338,10 +396,57 @@ def check(path: str, sections: list[str], inputs: tuple[str, ...] = ()) -> None:
                               f"run the stage that writes it (dvc repro {section}) or give an existing path")
 
 
-USAGE = "usage: python -m mathtransfer.config PARAMS_FILE [SECTION ...] [--exists=SECTION.KEY ...]"
+def apply_profile(path: str, profile_path: str) -> None:
+    """Lay a profile's keys over the params file in place (comments kept), after checking that the
+    merged result is valid in every section; on any error the file is left as it was."""
+    from ruamel.yaml import YAML
+
+    try:
+        with open(profile_path) as fh:
+            profile = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{profile_path}: no such profile; see the profiles/ folder") from None
+    if not isinstance(profile, dict):
+        raise ConfigError(f"{profile_path}: expected a mapping of sections, got {profile!r}")
+    merged = merge_profile(read_params(path), profile)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        yaml.safe_dump(merged, fh)
+    try:
+        check(tmp, list(SECTIONS))
+    except ConfigError as err:
+        raise ConfigError(str(err).replace(tmp, f"{path} + {profile_path}")) from None
+    finally:
+        os.remove(tmp)
+    rt = YAML()  # round trip: the params file keeps its comments
+    with open(path) as fh:
+        doc = rt.load(fh)
+
+    def lay(target, over):
+        for key, value in over.items():
+            if isinstance(value, dict) and isinstance(target.get(key), dict):
+                lay(target[key], value)
+            else:
+                target[key] = value
+
+    lay(doc, profile)
+    with open(tmp, "w") as fh:
+        rt.dump(doc, fh)
+    os.replace(tmp, path)
+
+
+USAGE = ("usage: python -m mathtransfer.config PARAMS_FILE [SECTION ...] [--exists=SECTION.KEY ...]\n"
+         "       python -m mathtransfer.config PARAMS_FILE --apply=PROFILE_FILE")
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if len(args) == 2 and args[1].startswith("--apply="):
+        try:
+            apply_profile(args[0], args[1].split("=", 1)[1])
+        except ConfigError as err:
+            print(err, file=sys.stderr)
+            sys.exit(2)
+        sys.exit(0)
     inputs = tuple(a.split("=", 1)[1] for a in args if a.startswith("--exists="))
     if not args or args[0].startswith("--") or any(i.split(".")[0] not in SECTIONS or "." not in i for i in inputs):
         print(USAGE, file=sys.stderr)

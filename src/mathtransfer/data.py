@@ -25,6 +25,8 @@ from .tasks import TASKS
 COLUMNS = ["id", "task", "group", "benchmark", "prompt", "answer", "target",
            "teacher_think", "teacher_nothink", "meta"]
 MAX_TRIES_PER_ITEM = 50
+# `benchmark` of the hub source's training rows: the SFT set (teacher traces) and the RL set
+SFT_SET, RL_SET = "math_sft_40K", "math_rl_48k"
 
 
 def _draw(task: str, n: int, rng: random.Random, wrong_share: float, split: str,
@@ -64,7 +66,10 @@ def generate(cfg: DataConfig, seed: int) -> dict[str, list[dict]]:
 
 
 def build(cfg: DataConfig, seed: int) -> DatasetDict:
-    """The mini-world as a DatasetDict with splits train and test."""
+    """The data as a DatasetDict with splits train and test: the mini-world, or with
+    data.source: hub the paper's training sets and benchmarks (build_hub)."""
+    if cfg.source == "hub":
+        return build_hub(cfg, seed)
     splits = generate(cfg, seed)
     # A content hash as fingerprint (datasets would pick a random one), so that the saved files
     # are bit-identical for a seed and DVC sees an unchanged output as unchanged.
@@ -72,6 +77,35 @@ def build(cfg: DataConfig, seed: int) -> DatasetDict:
         name: Dataset.from_list(rows).select_columns(
             COLUMNS, new_fingerprint=hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16])
         for name, rows in splits.items()})
+
+
+def build_hub(cfg: DataConfig, seed: int) -> DatasetDict:
+    """The GPU profile's data (mathtransfer.hub): train = n_train rows of each math training set
+    (benchmark SFT_SET or RL_SET) minus any whose prompt is a test prompt; test = n_test items of
+    each benchmark in cfg.benchmarks (all twelve if empty). Benchmarks that cannot be had are left
+    out and listed, with their reasons, in the test split's info (see `missing`)."""
+    from datasets import concatenate_datasets
+
+    from . import hub
+
+    sft = hub.load_math_sft(cfg.hub_sft, cfg.sft_columns, cfg.n_train, seed)
+    rl = hub.load_math_rl(cfg.hub_rl, cfg.rl_columns, cfg.n_train, seed)
+    available, missing = hub.load_benchmarks(cfg.benchmarks or None, cfg.n_test, seed, cfg.benchmark_sources)
+    if not available:
+        raise ValueError("data.benchmarks: none of the benchmarks could be loaded: " + "; ".join(missing.values()))
+    test = concatenate_datasets(list(available.values()))
+    test_prompts = set(test["prompt"])
+    train = concatenate_datasets([sft, rl]).filter(lambda p: p not in test_prompts, input_columns="prompt")
+    test.info.description = json.dumps({"missing": missing})
+    return DatasetDict({"train": train.flatten_indices(), "test": test})
+
+
+def missing(dataset: DatasetDict) -> dict[str, str]:
+    """Benchmarks the hub source could not load -> why (empty for the mini-world)."""
+    try:
+        return json.loads(dataset["test"].info.description or "{}").get("missing", {})
+    except ValueError:
+        return {}
 
 
 def save(dataset: DatasetDict, out_dir: str) -> None:
@@ -92,7 +126,8 @@ def load(path: str) -> DatasetDict:
 
 
 def summary(dataset: DatasetDict) -> pd.DataFrame:
-    """Items and mean prompt/target length (characters) per task and split."""
+    """Items and mean prompt/target length (characters) per task and split; benchmarks the hub
+    source could not load are listed with 0 items and the reason (column `missing`)."""
     frames = []
     for split, ds in dataset.items():
         df = ds.select_columns(["task", "group", "benchmark", "prompt", "target"]).to_pandas()
@@ -101,7 +136,9 @@ def summary(dataset: DatasetDict) -> pd.DataFrame:
     df = pd.concat(frames)
     df["prompt_chars"] = df["prompt"].str.len()
     df["target_chars"] = df["target"].str.len()
-    return (df.groupby(["group", "task", "benchmark", "split"], sort=False)
-              .agg(items=("prompt", "size"), prompt_chars=("prompt_chars", "mean"),
-                   target_chars=("target_chars", "mean"))
-              .round(1).reset_index())
+    table = (df.groupby(["group", "task", "benchmark", "split"], sort=False)
+               .agg(items=("prompt", "size"), prompt_chars=("prompt_chars", "mean"),
+                    target_chars=("target_chars", "mean"))
+               .round(1).reset_index())
+    gone = [dict(benchmark=name, split="test", items=0, missing=why) for name, why in missing(dataset).items()]
+    return pd.concat([table, pd.DataFrame(gone)], ignore_index=True) if gone else table

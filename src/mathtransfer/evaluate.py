@@ -15,7 +15,7 @@ import torch
 from scipy import stats
 from datasets import Dataset
 
-from .tasks import TASKS, score
+from .tasks import chance, score
 from .tasks.scoring import extract_answer
 
 
@@ -124,7 +124,7 @@ def accuracy(records: pd.DataFrame, model: str, method: str, seed: int, confiden
             low = high = float(scores.mean())
         rows.append(dict(model=model, method=method, seed=seed, task=task, benchmark=benchmark, group=group,
                          accuracy=float(scores.mean()), ci_low=low, ci_high=high, n=len(scores),
-                         chance=TASKS[task].chance))
+                         chance=chance(task)))
     return pd.DataFrame(rows)
 
 

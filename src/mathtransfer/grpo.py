@@ -4,7 +4,8 @@ Reward: the task scorer's correctness (rewards.correctness_reward), plus an opti
 (off by default). No KL term by default (beta 0), clipping 0.2 / 0.28 (DAPO clip-higher),
 rollout temperature 1.0, group size and completion length from params. Checkpoints every
 `save_steps`; a rerun resumes from the last complete one.
-Left out: vLLM rollouts (optional on GPUs), the DVC stage and its notebook.
+vLLM rollouts are TRL's (train.use_vllm, colocate mode: one GPU, shared with training).
+Left out: the DVC stage and its notebook.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints)."""
     from trl import GRPOConfig, GRPOTrainer
 
-    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
+    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                         gradient_checkpointing=cfg.gradient_checkpointing)
     rewards, weights = [correctness_reward], [1.0]
     if cfg.format_weight > 0:
         rewards.append(format_reward)
@@ -36,11 +38,14 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     args = GRPOConfig(
         output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
         lr_scheduler_type="constant_with_warmup", warmup_steps=0,
-        per_device_train_batch_size=cfg.rl_prompts_per_step * cfg.num_generations,
+        # a step's rollouts (prompts x generations) in grad_accum micro-batches
+        per_device_train_batch_size=max(1, cfg.rl_prompts_per_step * cfg.num_generations // cfg.grad_accum),
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
+        use_vllm=cfg.use_vllm, vllm_mode="colocate",
         temperature=cfg.temperature, beta=cfg.beta, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
         max_grad_norm=cfg.max_grad_norm, reward_weights=weights, logging_steps=1,
-        save_strategy="steps", save_steps=cfg.save_steps, **models.trainer_run_args(seed),
+        save_strategy="steps", save_steps=cfg.save_steps,
+        **models.trainer_run_args(seed, cfg.gradient_checkpointing, cfg.optim, cfg.grad_accum),
     )
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=as_prompts(rows),
                           processing_class=tokenizer)

@@ -28,6 +28,26 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 MODES = ("full", "lora", "qlora")
+POINTER = "base.json"  # a base stage that uses a pretrained model records its name here
+
+
+def save_pointer(name_or_path: str, out_dir: str) -> None:
+    """Record a pretrained base (hub id or folder) in out_dir/base.json, atomically: later stages
+    read out_dir as if the model were there (load_model resolves it)."""
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = os.path.join(out_dir, POINTER + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump({"model": name_or_path}, fh)
+    os.replace(tmp, os.path.join(out_dir, POINTER))
+
+
+def resolve(name_or_path: str) -> str:
+    """The model a path stands for: a folder holding only base.json points to its recorded model."""
+    pointer = os.path.join(name_or_path, POINTER)
+    if os.path.isfile(pointer) and not os.path.isfile(os.path.join(name_or_path, "config.json")):
+        with open(pointer) as fh:
+            return json.load(fh)["model"]
+    return name_or_path
 
 
 def train_tokenizer(texts, vocab_size: int) -> PreTrainedTokenizerFast:
@@ -73,12 +93,16 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
-def trainer_run_args(seed: int) -> dict:
+def trainer_run_args(seed: int, gradient_checkpointing: bool = False, optim: str = "adamw_torch_fused",
+                     grad_accum: int = 1) -> dict:
     """TrainingArguments every trainer here shares: device and precision (fp32 and no activation
-    checkpointing on CPU, stack-notes gotchas 1-2; bf16 where a GPU has it), seeds, no reporting."""
+    checkpointing on CPU, stack-notes gotchas 1-2; bf16 where a GPU has it), seeds, no reporting;
+    and the memory savers the GPU profile turns on (gradient checkpointing, 8-bit paged AdamW,
+    gradient accumulation)."""
     cpu = not torch.cuda.is_available()
     return dict(use_cpu=cpu, bf16=(not cpu) and torch.cuda.is_bf16_supported(),
-                activation_checkpointing=False, seed=seed, data_seed=seed, report_to="none",
+                activation_checkpointing=gradient_checkpointing and not cpu, optim=optim,
+                gradient_accumulation_steps=grad_accum, seed=seed, data_seed=seed, report_to="none",
                 disable_tqdm=True, dataloader_num_workers=0)
 
 
@@ -89,17 +113,20 @@ def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_
 
     full: all weights trainable. lora: a LoRA adapter on every linear layer. qlora: weights
     quantised to 4-bit NF4 by bitsandbytes (CPU or GPU), then a LoRA adapter. A folder holding a
-    PEFT adapter (adapter_config.json) is loaded onto its base, for evaluation.
+    PEFT adapter (adapter_config.json) is loaded onto its base, for evaluation. A folder with only
+    base.json (save_pointer) loads the model it names. Hub ids load offline from the local cache
+    when HF_HUB_OFFLINE=1.
     """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    name_or_path = resolve(name_or_path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = default_dtype(device)
     adapter = os.path.isfile(os.path.join(name_or_path, "adapter_config.json"))
     base_path = name_or_path
     if adapter:
         with open(os.path.join(name_or_path, "adapter_config.json")) as fh:
-            base_path = json.load(fh)["base_model_name_or_path"]
+            base_path = resolve(json.load(fh)["base_model_name_or_path"])
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     tokenizer.padding_side = "left"  # batched generation needs left padding
     kwargs = dict(dtype=dtype)

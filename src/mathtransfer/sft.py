@@ -104,13 +104,16 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints)."""
     from trl import SFTConfig, SFTTrainer
 
-    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha)
+    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                         gradient_checkpointing=cfg.gradient_checkpointing)
     args = SFTConfig(
-        output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.sft_steps, per_device_train_batch_size=cfg.sft_batch_size,
+        output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.sft_steps,
+        per_device_train_batch_size=max(1, cfg.sft_batch_size // cfg.grad_accum),
         learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
-        max_length=model.config.max_position_embeddings,
+        max_length=cfg.sft_max_length or model.config.max_position_embeddings,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
-        save_strategy="steps", save_steps=cfg.save_steps, **models.trainer_run_args(seed),
+        save_strategy="steps", save_steps=cfg.save_steps,
+        **models.trainer_run_args(seed, cfg.gradient_checkpointing, cfg.optim, cfg.grad_accum),
     )
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
                          train_dataset=as_conversations(rows, response_column))

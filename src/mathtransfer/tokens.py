@@ -42,8 +42,11 @@ def _score(model, sequences: list[list[int]], starts: list[int], pad: int):
     width = max(map(len, sequences))
     ids = torch.tensor([s + [pad] * (width - len(s)) for s in sequences], device=model.device)
     mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences], device=model.device)
-    logits = model(input_ids=ids, attention_mask=mask).logits.float()
-    return [torch.log_softmax(logits[i, start - 1:len(s) - 1], -1)
+    # logits only from the first response position on: a 152k vocabulary over whole prompts
+    # would not fit a small GPU
+    first = min(starts) - 1
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=width - first).logits
+    return [torch.log_softmax(logits[i, start - 1 - first:len(s) - 1 - first].float(), -1)
             for i, (s, start) in enumerate(zip(sequences, starts))]
 
 

@@ -62,6 +62,38 @@ def tasks_in(group: str) -> list[str]:
     return [t.name for t in TASKS.values() if t.group == group]
 
 
+# the hub source's training sets (hub.py): math problems, scored like the math benchmarks
+HUB_TRAINING_TASKS = ("math_sft", "math_rl")
+
+
+def scorer(task: str):
+    """The scorer of a mini-world task, a hub benchmark's task (hub.BENCHMARKS) or a hub training
+    set's task: (response, answer, meta) -> score in [0, 1]."""
+    if task in TASKS:
+        return TASKS[task].score
+    if task in HUB_TRAINING_TASKS:
+        return scoring.score_math
+    from ..hub import benchmark_spec
+
+    return benchmark_spec(task).score
+
+
+def chance(task: str) -> float:
+    """Expected score of a uniform random guess on `task` (mini-world or hub benchmark)."""
+    if task in TASKS:
+        return TASKS[task].chance
+    from ..hub import benchmark_spec
+
+    return benchmark_spec(task).chance
+
+
+def known(task: str) -> bool:
+    """Whether `task` names a mini-world task or a hub benchmark."""
+    from ..hub import BENCHMARKS
+
+    return task in TASKS or task in {b.task for b in BENCHMARKS.values()}
+
+
 def score(task: str, response: str, answer: str, meta: str = "{}") -> float:
     """Score one (untrusted) model response for an item of `task`; never raises on the response."""
-    return TASKS[task].score(response, answer, meta)
+    return scorer(task)(response, answer, meta)

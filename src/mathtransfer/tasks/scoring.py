@@ -5,12 +5,15 @@ model that switches to the teacher's \\boxed{} format is not marked wrong for th
 Math answers are compared by math-verify (parse + verify). The format task (IFEval analogue) is
 strict and per instruction: the whole response is checked, and the score is the share of the
 item's instructions followed.
-Left out: partial credit elsewhere, and any execution of model text.
+`score_ifeval` (the GPU profile's IFEval) uses lm-evaluation-harness's own instruction checks.
+Left out: partial credit elsewhere, and any execution of model text (code runs only in sandbox.py).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import re
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
@@ -79,10 +82,10 @@ def score_choice(response: object, answer: str, meta: str = "{}") -> float:
         return 0.0
     try:
         options = json.loads(meta)["options"]
-        letter = "ABCD"[options.index(answer)]
+        letter = "ABCDE"[options.index(answer)]  # up to five options (HeadQA has five in places)
     except (ValueError, KeyError, TypeError, IndexError):
         letter = None
-    m = re.fullmatch(r"\(?([A-Da-d])\)?", pred.strip())
+    m = re.fullmatch(r"\(?([A-Ea-e])\)?", pred.strip())
     if m:
         return float(m.group(1).upper() == letter)
     return float(_normalise(pred) == _normalise(answer))
@@ -132,3 +135,43 @@ def score_format(response: object, answer: str, meta: str) -> float:
     except (ValueError, KeyError, TypeError):
         return 0.0
     return sum(checks.values()) / len(checks)
+
+
+@functools.cache
+def _ifeval_strict():
+    """lm-evaluation-harness's IFEval (InputExample, test_instruction_following_strict). Its import
+    fetches NLTK's punkt_tab unless present; offline (HF_HUB_OFFLINE=1) the fetch is skipped
+    rather than attempted (only the number-of-sentences check needs it: get it once with
+    `python -m nltk.downloader punkt_tab`)."""
+    import nltk
+
+    download = nltk.download
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        nltk.download = lambda *args, **kwargs: False
+    try:
+        from lm_eval.tasks.ifeval.utils import InputExample, test_instruction_following_strict
+    finally:
+        nltk.download = download
+    return InputExample, test_instruction_following_strict
+
+
+def score_ifeval(response: object, answer: str, meta: str) -> float:
+    """IFEval, strict, instruction level: the share of the item's instructions (meta:
+    instruction_id_list, kwargs, prompt) the whole response follows, by lm-eval's checks."""
+    try:
+        item = json.loads(meta)
+        ids, kwargs = list(item["instruction_id_list"]), list(item["kwargs"])
+    except (ValueError, KeyError, TypeError):
+        return 0.0
+    if not isinstance(response, str) or not ids:
+        return 0.0
+    input_example, strict = _ifeval_strict()
+    example = input_example(key=item.get("key") or 0, instruction_id_list=ids, prompt=item.get("prompt", ""),
+                            kwargs=kwargs)
+    try:
+        followed = strict(example, response).follow_instruction_list
+    except LookupError:  # NLTK data missing: the environment's fault, not the response's
+        raise
+    except Exception:  # untrusted text must never crash a scorer
+        return 0.0
+    return sum(followed) / len(followed)

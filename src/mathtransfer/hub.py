@@ -1,0 +1,430 @@
+"""The paper's real data from the Hugging Face Hub, as items with the mini-world's columns.
+
+Two training sets (the authors' released math problems) and the twelve benchmarks, each returned
+as a `datasets.Dataset` with exactly `data.COLUMNS` (all strings). Every loader reads the Hub
+(source=None) or a local .jsonl/.json/.parquet copy with the Hub's columns, through the same
+row->item code. A dataset that cannot be had (gated, missing, or the Hub out of reach) raises
+`HubUnavailable` with a one-line reason; `load_benchmarks` goes on without it.
+
+Prompts follow lm-evaluation-harness's doc_to_text where it has one, turned into generation
+prompts that end by asking for "Answer: X" (a letter for multiple choice, yes/no for verdicts),
+which tasks.scoring reads. Math items use the paper's prompt (`math_prompt`). Multiple-choice
+items carry their options in meta, in prompt order; the gold `answer` is the option's text.
+Math golds are stored as score_math parses them: a plain number as is, anything else as LaTeX in
+$...$ (score_math does not parse a bare "\\sqrt{2}" or "(3, \\frac{\\pi}{2})" gold).
+
+Schemas confirmed against dataset cards, the authors' harness configs or lm-evaluation-harness:
+all twelve benchmarks; math_rl_48k `question`/`golden_answer`; math_sft_40K `question` and
+`no_think_response`. Guessed (hence the `columns` parameter): math_sft_40K's thinking trace
+(`think_response`) and gold answer (`golden_answer`, named as in math_rl_48k).
+
+Scorers: tasks.scoring's, plus sandbox.score_code for LiveCodeBench (the public tests, run in a
+limited subprocess) and scoring.score_ifeval (lm-evaluation-harness's IFEval checks, strict,
+instruction level); those two have an empty `answer` (their checks live in meta).
+Left out: few-shot examples (ACPBench's 2-shot CoT), HaluEval's dialogue and summarization parts
+(qa only), LiveCodeBench's private tests (pickled; unpickling downloaded data can run code).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from datasets import Dataset, concatenate_datasets, load_dataset
+from datasets.exceptions import DatasetNotFoundError
+from huggingface_hub.errors import GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+from . import sandbox
+from .data import COLUMNS, RL_SET, SFT_SET
+from .tasks import scoring
+
+MATH_PROMPT = ("Solve the following math problem. Present the final answer in the format: "
+               "Final Answer: \\boxed{{your_answer}}.\nProblem: {problem}\nAnswer:")
+LETTERS = "ABCDE"  # score_choice reads letters A-E: items with more options are skipped
+CHOICE_INSTRUCTION = 'Finish your response with "Answer: X", where X is the letter of the correct choice.'
+YES_NO_INSTRUCTION = 'Finish your response with "Answer: yes" or "Answer: no".'
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")  # the golds score_math compares as numbers
+_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+
+
+class HubUnavailable(Exception):
+    """A dataset that cannot be loaded now: gated, missing, or the Hub out of reach."""
+
+
+def math_prompt(problem: str) -> str:
+    """The paper's math prompt around one problem."""
+    return MATH_PROMPT.format(problem=problem.strip())
+
+
+def math_gold(answer: object) -> str:
+    """A gold math answer in the form score_math parses: a plain number, else LaTeX in $...$."""
+    text = str(answer).strip()
+    if len(text) > 1 and text.startswith("$") and text.endswith("$"):
+        text = text.strip("$").strip()
+    return text if _PLAIN_NUMBER.fullmatch(text) else f"${text}$"
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last \\boxed{...} in text (nested braces allowed), or None."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, open_at = 0, start + len("\\boxed")
+    for i in range(open_at, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[open_at + 1:i].strip()
+    return None
+
+
+def _meta(fields: dict) -> str:
+    """meta as JSON; values JSON lacks (a timestamp parsed from a date string) become strings."""
+    return json.dumps(fields, default=str)
+
+
+def _final_answer(text: str) -> str:
+    """A gold that may be a short solution: its last \\boxed{} or what follows '####', else all."""
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed
+    return text.split("####")[-1].strip()
+
+
+# ----------------------------------------------------------------------------- reading
+def _offline() -> bool:
+    """Whether the environment forbids Hub access (read at call time, not import time)."""
+    return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"}
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _unavailable(label: str, hub_id: str, error: Exception, access: str) -> HubUnavailable | None:
+    """A one-line HubUnavailable for an error that means 'cannot be had now', else None."""
+    gated = isinstance(error, GatedRepoError) or "gated" in str(error).lower()
+    if gated:
+        why = "gated on the Hub and this account has no access"
+    elif isinstance(error, (ConnectionError, OfflineModeIsEnabled)) or _offline():
+        why = "the Hub is out of reach (offline mode or no network) and no copy is cached"
+    elif isinstance(error, (DatasetNotFoundError, RepositoryNotFoundError, FileNotFoundError)):
+        why = "not found on the Hub, or not visible to this account"
+    else:
+        return None
+    how = access if gated and access else (
+        "get Hub access (unset HF_HUB_OFFLINE and HF_DATASETS_OFFLINE), "
+        "or pass a local .jsonl/.json/.parquet copy as source")
+    return HubUnavailable(f"{label} ({hub_id}) unavailable: {why} [{type(error).__name__}]; {how}")
+
+
+def _read(label: str, hub_id: str, configs: tuple, split: str, source: str | None,
+          hub_files: tuple[str, ...] = (), access: str = "") -> Dataset:
+    """The raw rows: from a local file when source names one, else from the Hub (source, when
+    given without a file extension, is another hub id to read instead of the default)."""
+    if source is not None and os.path.splitext(source)[1].lower() not in _BUILDERS and "/" in source \
+            and not os.path.exists(source):
+        hub_id, source = source, None
+    if source is not None:
+        builder = _BUILDERS.get(os.path.splitext(source)[1].lower())
+        if builder is None:
+            raise ValueError(f"{label}: source {source} is not a .jsonl, .json or .parquet file")
+        if not os.path.isfile(source):
+            raise HubUnavailable(f"{label} unavailable: no file at {source}; pass an existing local "
+                                 f"copy, or source=None to read {hub_id} from the Hub")
+        return load_dataset(builder, data_files=source, split="train")
+    try:
+        if hub_files:  # repos whose loading script datasets no longer runs: read the raw files
+            builder = _BUILDERS[os.path.splitext(hub_files[0])[1]]
+            # a file name starting with "@" names a revision, e.g. the Hub's Parquet export
+            files = [f"hf://datasets/{hub_id}{'' if f.startswith('@') else '/'}{f}" for f in hub_files]
+            return load_dataset(builder, data_files=files, split="train")
+        parts = [load_dataset(hub_id, config, split=split) for config in configs]
+    except Exception as error:
+        unavailable = _unavailable(label, hub_id, error, access)
+        if unavailable is None:
+            raise
+        raise unavailable from error
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+
+
+def _items(rows: Dataset, to_item: Callable[[dict], dict | None], fields: dict[str, str],
+           n: int | None, seed: int) -> Dataset:
+    """Rows -> items with data.COLUMNS; n of them in a seeded random order (all, in file order,
+    when n is None or >= the rows). Rows that to_item skips (None) are not counted."""
+    order = range(len(rows))
+    if n is not None and n < len(rows):
+        order = list(order)
+        random.Random(seed).shuffle(order)
+    items = []
+    for index in order:
+        if n is not None and len(items) == n:
+            break
+        item = to_item(rows[index])
+        if item is None:
+            continue
+        items.append({"id": f"{fields['task']}-{index:05d}", **fields, "target": "",
+                      "teacher_think": "", "teacher_nothink": "", "meta": "{}", **item})
+    if not items:
+        return Dataset.from_dict({c: [] for c in COLUMNS})
+    return Dataset.from_list(items).select_columns(COLUMNS)
+
+
+# ----------------------------------------------------------------------------- training sets
+MATH_SFT_HUB_ID = "ReasoningTransferability/math_sft_40K"
+MATH_RL_HUB_ID = "ReasoningTransferability/math_rl_48k"
+# our field -> the dataset's column; None: the set has no such column
+MATH_SFT_COLUMNS = {"question": "question",  # confirmed
+                    "teacher_nothink": "no_think_response",  # confirmed
+                    "teacher_think": "think_response",  # guess
+                    "answer": "golden_answer"}  # guess; None: the last \boxed{} of a trace
+MATH_RL_COLUMNS = {"question": "question", "answer": "golden_answer"}  # both confirmed
+
+
+def _column_map(label: str, defaults: dict, columns: dict | None, present: list[str]) -> dict:
+    """Our field -> the data's column (defaults overridden by columns), checked against the data."""
+    mapping = {**defaults, **(columns or {})}
+    unknown = sorted(set(mapping) - set(defaults))
+    if unknown:
+        raise ValueError(f"{label}: columns names unknown fields {unknown}; "
+                         f"fields: {sorted(defaults)}")
+    if mapping["question"] is None:
+        raise ValueError(f"{label}: the question column cannot be None")
+    missing = [c for c in mapping.values() if c is not None and c not in present]
+    if missing:
+        raise ValueError(f"{label}: no column {missing} in the data (it has {sorted(present)}); pass "
+                         "columns={our field: its column}, or None for a field the set lacks")
+    return mapping
+
+
+def load_math_sft(source: str | None = None, columns: dict | None = None, n: int | None = None,
+                  seed: int = 0) -> Dataset:
+    """math_sft_40K: problems with Qwen3-32B teacher traces, and their gold answers.
+
+    teacher_think is the thinking-mode trace as stored (with its <think>...</think>),
+    teacher_nothink the non-thinking one ("" where columns maps it to None)."""
+    rows = _read("math_sft_40K", MATH_SFT_HUB_ID, (None,), "train", source)
+    m = _column_map("math_sft_40K", MATH_SFT_COLUMNS, columns, rows.column_names)
+    if m["teacher_think"] is None and m["teacher_nothink"] is None:
+        raise ValueError("math_sft_40K: columns maps neither teacher trace; an SFT set needs one")
+
+    def to_item(row: dict) -> dict | None:
+        think = (row[m["teacher_think"]] or "") if m["teacher_think"] else ""
+        nothink = (row[m["teacher_nothink"]] or "") if m["teacher_nothink"] else ""
+        stored = row[m["answer"]] if m["answer"] else None
+        # traces were kept only when correct, so without a gold column a trace's boxed answer is it
+        gold = _final_answer(str(stored)) if stored not in (None, "") else last_boxed(nothink or think)
+        if not gold:
+            return None
+        return dict(prompt=math_prompt(row[m["question"]]), answer=math_gold(gold),
+                    teacher_think=think, teacher_nothink=nothink)
+
+    fields = dict(task="math_sft", group="math", benchmark=SFT_SET)
+    return _items(rows, to_item, fields, n, seed)
+
+
+def load_math_rl(source: str | None = None, columns: dict | None = None, n: int | None = None,
+                 seed: int = 0) -> Dataset:
+    """math_rl_48k: problems with gold answers, for correctness-rewarded RL (no traces)."""
+    rows = _read("math_rl_48k", MATH_RL_HUB_ID, (None,), "train", source)
+    m = _column_map("math_rl_48k", MATH_RL_COLUMNS, columns, rows.column_names)
+    if m["answer"] is None:
+        raise ValueError("math_rl_48k: the answer column cannot be None (RL needs the gold)")
+
+    def to_item(row: dict) -> dict:
+        return dict(prompt=math_prompt(row[m["question"]]),
+                    answer=math_gold(_final_answer(str(row[m["answer"]]))))
+
+    fields = dict(task="math_rl", group="math", benchmark=RL_SET)
+    return _items(rows, to_item, fields, n, seed)
+
+
+# ----------------------------------------------------------------------------- benchmarks
+def _choice_item(stem: str, options: list[str], gold: str, meta: dict) -> dict | None:
+    """A multiple-choice item; None where score_choice could not score it (over four options,
+    or repeated ones: an answer maps to its first position)."""
+    if len(options) > len(LETTERS) or len(set(options)) != len(options) or gold not in options:
+        return None
+    lines = "\n".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(options))
+    return dict(prompt=f"{stem}\nChoices:\n{lines}\n{CHOICE_INSTRUCTION}", answer=gold,
+                meta=_meta({"options": options, **meta}))
+
+
+def _math_row(problem: str, answer: str, meta_keys: tuple[str, ...] = ()):
+    def to_item(row: dict) -> dict:
+        return dict(prompt=math_prompt(row[problem]), answer=math_gold(row[answer]),
+                    meta=_meta({k: row.get(k) for k in meta_keys}))
+    return to_item
+
+
+def _olympiad(row: dict) -> dict:
+    problem = "\n".join(p for p in (row.get("context"), row["question"]) if p)
+    meta = {k: row.get(k) for k in ("id", "answer_type", "unit", "is_multiple_answer")}
+    return dict(prompt=math_prompt(problem), answer=math_gold(row["final_answer"][0]), meta=_meta(meta))
+
+
+def _gpqa(row: dict) -> dict | None:
+    correct = str(row["Correct Answer"]).strip()  # str: a CSV reader may type "11" as a number
+    options = [correct] + [str(row[f"Incorrect Answer {k}"]).strip() for k in (1, 2, 3)]
+    # fixed per question (not per run), so the same item always shows the same order
+    random.Random(f"GPQA-Diamond/{row.get('Record ID') or row['Question']}").shuffle(options)
+    return _choice_item(f"What is the correct answer to this question: {row['Question'].strip()}",
+                        options, correct, {"record_id": row.get("Record ID")})
+
+
+def _livecodebench(row: dict) -> dict:
+    """LiveCodeBench's own prompt layout (question, format, answer slot), reworded."""
+    starter = row.get("starter_code") or ""
+    if starter:
+        code_format = ("Use the starter code below and put your solution in a Python code block.\n"
+                       f"```python\n{starter}\n```")
+    else:
+        code_format = ("Read the input from stdin, solve the problem and write the answer to stdout "
+                       "(do not test on the sample inputs directly). Put your program in a Python "
+                       "code block.\n```python\n# YOUR CODE HERE\n```")
+    prompt = ("Write a correct Python program for this problem specification; it must pass all "
+              f"tests.\n\n### Question:\n{row['question_content'].strip()}\n\n"
+              f"### Format: {code_format}\n\n### Answer: (use the format above, with the backticks)")
+    meta = {"tests": json.loads(row["public_test_cases"]),  # the key sandbox.score_code reads
+            "func_name": json.loads(row.get("metadata") or "{}").get("func_name"), "starter_code": starter,
+            **{k: row.get(k) for k in ("question_id", "platform", "contest_date", "difficulty")}}
+    return dict(prompt=prompt, answer="", meta=_meta(meta))
+
+
+def _acpbench(row: dict) -> dict | None:
+    labels, texts = list(row["choices"]["label"]), [t.strip() for t in row["choices"]["text"]]
+    if row["answer"] not in labels:
+        return None
+    # `query` is `question` without the option list it embeds; the options come from `choices`
+    return _choice_item(f"{row['context'].strip()}\n{row['query'].strip()}", texts,
+                        texts[labels.index(row["answer"])], {"group": row.get("group")})
+
+
+def _headqa(row: dict) -> dict | None:
+    answers = sorted(row["answers"], key=lambda a: a["aid"])
+    golds = [a["atext"].strip() for a in answers if a["aid"] == row["ra"]]
+    if not golds:
+        return None
+    return _choice_item(f"Question: {row['qtext'].strip()}", [a["atext"].strip() for a in answers],
+                        golds[0], {"category": row.get("category"), "year": row.get("year")})
+
+
+def _coqa(row: dict) -> dict:
+    questions, answers = row["questions"], row["answers"]["input_text"]
+    turns = [f"Q: {q}\nA: {a}" for q, a in zip(questions[:-1], answers[:-1])]
+    instruction = 'Answer the last question briefly. Finish your response with "Answer: <your answer>".'
+    prompt = "\n\n".join([row["story"].strip(), *turns, f"Q: {questions[-1]}", instruction])
+    return dict(prompt=prompt, answer=answers[len(questions) - 1].strip(),
+                meta=_meta({"source": row.get("source"), "turn": len(questions)}))
+
+
+def _ifeval(row: dict) -> dict:
+    # datasets unifies the kwargs dicts into one struct, filling absent keys with None: drop them
+    kwargs = [{k: v for k, v in (kw or {}).items() if v is not None} for kw in row["kwargs"]]
+    meta = {"key": row.get("key"), "instruction_id_list": list(row["instruction_id_list"]),
+            "kwargs": kwargs, "prompt": row["prompt"]}  # some checks read the prompt
+    return dict(prompt=row["prompt"], answer="", meta=_meta(meta))
+
+
+def _halueval(row: dict) -> dict:
+    prompt = ("Judge whether the answer below contains non-factual or hallucinated information, "
+              "given the knowledge and the question.\n\n"
+              f"#Knowledge#: {row['knowledge'].strip()}\n#Question#: {row['question'].strip()}\n"
+              f"#Answer#: {row['answer'].strip()}\n\n"
+              f"Does the answer contain non-factual or hallucinated information? {YES_NO_INSTRUCTION}")
+    return dict(prompt=prompt, answer=row["hallucination"].strip().lower())
+
+
+def _mc_taco(row: dict) -> dict:
+    label = row["label"]  # ClassLabel ["no", "yes"]: an int in the Hub's Parquet
+    # lm-eval's "Answer: {answer}" label is renamed: the only "Answer:" asked for is the verdict
+    prompt = (f"{row['sentence'].strip()}\nQuestion: {row['question'].strip()}\n"
+              f"Candidate answer: {row['answer'].strip()}\n"
+              f"Is the candidate answer plausible? {YES_NO_INSTRUCTION}")
+    return dict(prompt=prompt, answer=label if isinstance(label, str) else ("no", "yes")[int(label)],
+                meta=_meta({"category": row.get("category")}))
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Where one of the paper's benchmarks lives on the Hub and how its rows become items."""
+    task: str  # our task name (an item's `task`)
+    group: str  # math | other | non
+    benchmark: str  # the paper's name (an item's `benchmark`)
+    hub_id: str
+    configs: tuple[str | None, ...]  # read and concatenated in order (None: the default config)
+    split: str
+    to_item: Callable[[dict], dict | None]  # row -> prompt, answer, meta (None: row skipped)
+    chance: float  # expected score of a uniform random guess
+    score: Callable[[object, str, str], float]  # (response, answer, meta) -> [0, 1], never raises
+    hub_files: tuple[str, ...] = ()  # raw files read instead, where the repo has a loading script
+    access: str = ""  # how to get access, for gated sets
+
+
+_ACP_CONFIGS = tuple(f"acp_{t}_mcq" for t in ("app", "areach", "just", "land", "prog", "reach", "val"))
+_GPQA_ACCESS = ("accept the terms on https://huggingface.co/datasets/Idavidrein/gpqa, "
+                "then run `huggingface-cli login`")
+BENCHMARKS: dict[str, Benchmark] = {b.benchmark: b for b in [
+    Benchmark("math500", "math", "MATH500", "HuggingFaceH4/MATH-500", (None,), "test",
+              _math_row("problem", "answer", ("unique_id", "subject", "level")), 0.0, scoring.score_math),
+    Benchmark("aime24", "math", "AIME24", "HuggingFaceH4/aime_2024", (None,), "train",
+              _math_row("problem", "answer", ("id", "url")), 0.0, scoring.score_math),
+    Benchmark("aime25", "math", "AIME25", "math-ai/aime25", (None,), "test",
+              _math_row("problem", "answer", ("id",)), 0.0, scoring.score_math),
+    Benchmark("olympiadbench", "math", "OlympiadBench", "Hothan/OlympiadBench",
+              ("OE_TO_maths_en_COMP",), "train", _olympiad, 0.0, scoring.score_math),
+    Benchmark("gpqa_diamond", "other", "GPQA-Diamond", "Idavidrein/gpqa", ("gpqa_diamond",), "train",
+              _gpqa, 0.25, scoring.score_choice, access=_GPQA_ACCESS),
+    # the repo ships a loading script datasets no longer runs; the paper's "LiveCodeBench v2"
+    # (release_v2) is its files test.jsonl + test2.jsonl
+    Benchmark("livecodebench", "other", "LiveCodeBench", "livecodebench/code_generation_lite", (None,),
+              "test", _livecodebench, 0.0, sandbox.score_code, hub_files=("test.jsonl", "test2.jsonl")),
+    Benchmark("acpbench", "other", "ACPBench", "ibm-research/acp_bench", _ACP_CONFIGS, "test",
+              _acpbench, 0.25, scoring.score_choice),
+    Benchmark("headqa", "other", "HeadQA", "EleutherAI/headqa", ("en",), "test",
+              _headqa, 0.25, scoring.score_choice),
+    Benchmark("coqa", "non", "CoQA", "stanfordnlp/coqa", (None,), "validation",
+              _coqa, 0.0, scoring.score_exact),
+    Benchmark("ifeval", "non", "IFEval", "google/IFEval", (None,), "train", _ifeval, 0.0, scoring.score_ifeval),
+    Benchmark("halueval", "non", "HaluEval", "pminervini/HaluEval", ("qa_samples",), "data",
+              _halueval, 0.5, scoring.score_yesno),
+    # the repo ships a loading script too: read the Hub's Parquet export of its test split
+    Benchmark("mc_taco", "non", "MC-TACO", "CogComp/mc_taco", (None,), "test", _mc_taco, 0.5,
+              scoring.score_yesno, hub_files=("@refs%2Fconvert%2Fparquet/plain_text/test/0000.parquet",)),
+]}
+
+
+def benchmark_spec(name: str) -> Benchmark:
+    """The registry entry for a benchmark, by its paper name or task name (any case)."""
+    for spec in BENCHMARKS.values():
+        if name.lower() in (spec.benchmark.lower(), spec.task):
+            return spec
+    raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+
+
+def load_benchmark(name: str, source: str | None = None, n: int | None = None,
+                   seed: int = 0) -> Dataset:
+    """One benchmark's items, from the Hub (source None) or a local copy; n of them by a seeded
+    shuffle (all when n is None or >= the size). Raises HubUnavailable if it cannot be had."""
+    spec = benchmark_spec(name)
+    rows = _read(spec.benchmark, spec.hub_id, spec.configs, spec.split, source, spec.hub_files,
+                 spec.access)
+    fields = dict(task=spec.task, group=spec.group, benchmark=spec.benchmark)
+    return _items(rows, spec.to_item, fields, n, seed)
+
+
+def load_benchmarks(names: list[str] | None = None, n: int | None = None, seed: int = 0,
+                    sources: dict[str, str] | None = None
+                    ) -> tuple[dict[str, Dataset], dict[str, str]]:
+    """(available, missing): the benchmarks that loaded, by paper name, and the ones that could
+    not be had, with their one-line reasons, so that a run goes on without them.
+    names None: all twelve; sources: benchmark name -> local file (else the Hub)."""
+    sources = sources or {}
+    available, missing = {}, {}
+    for name in list(BENCHMARKS) if names is None else names:
+        spec = benchmark_spec(name)
+        source = sources.get(spec.benchmark, sources.get(name))
+        try:
+            available[spec.benchmark] = load_benchmark(spec.benchmark, source, n, seed)
+        except HubUnavailable as error:
+            missing[spec.benchmark] = str(error)
+    return available, missing
