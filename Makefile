@@ -31,7 +31,7 @@ endif
 
 # Two workers; each test file stays on one (the end-to-end file shares one repository copy).
 test: $(STAMP)
-	$(RUN) python -m pytest -n 2 --dist loadfile
+	$(RUN) python -m pytest -n 2 --dist loadfile --durations=15
 
 # Rewrite the lock from the current venv (after changing a pin on purpose).
 lock: $(STAMP)

@@ -5,7 +5,7 @@
 Greedy answers to the first --per-task test items of every task, generated once with the
 evaluation's batching (left padding, KV cache, length-sorted batches of evaluation.batch_size) and
 once prompt by prompt; prints both wall times, their ratio, and whether the answers agree. Then the
-evaluate stage's wall time from its last run (reports/results/evaluate_speed.json).
+evaluate stage's wall time from its last run (reports/timings/evaluate.json).
 """
 import argparse
 import json
@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore")
 import torch  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from mathtransfer import config, data, evaluate, models  # noqa: E402
+from mathtransfer import config, data, generation, models  # noqa: E402
 
 
 def main():
@@ -34,21 +34,21 @@ def main():
     ecfg = config.parse(config.EvalConfig, raw.get("evaluation"), "evaluation")
     model_path = args.model or config.parse(config.BaseConfig, raw.get("base"), "base").out_dir
     test = data.load(config.parse(config.DataConfig, raw.get("data"), "data").out_dir)["test"]
-    prompts = evaluate.first_per_task(test, args.per_task)["prompt"]
+    prompts = generation.first_per_task(test, args.per_task)["prompt"]
     model, tokenizer = models.load_model(model_path, "full")
-    evaluate.generate(model, tokenizer, prompts[:4], 4, 8)  # warm-up
+    generation.generate(model, tokenizer, prompts[:4], 4, 8)  # warm-up
     start = time.perf_counter()
-    batched = evaluate.generate(model, tokenizer, prompts, ecfg.batch_size, ecfg.max_new_tokens)
+    batched = generation.generate(model, tokenizer, prompts, ecfg.batch_size, ecfg.max_new_tokens)
     t_batched = time.perf_counter() - start
     start = time.perf_counter()
-    single = [evaluate.generate(model, tokenizer, [p], 1, ecfg.max_new_tokens)[0] for p in prompts]
+    single = [generation.generate(model, tokenizer, [p], 1, ecfg.max_new_tokens)[0] for p in prompts]
     t_single = time.perf_counter() - start
     agree = sum(a == b for a, b in zip(batched, single))
     print(f"{len(prompts)} prompts, {model_path}, max_new_tokens {ecfg.max_new_tokens}, {threads} threads")
     print(f"batched (batch {ecfg.batch_size}): {t_batched:7.2f} s  ({len(prompts) / t_batched:7.1f} prompts/s)")
     print(f"one at a time:      {t_single:7.2f} s  ({len(prompts) / t_single:7.1f} prompts/s)")
     print(f"speed-up: {t_single / t_batched:.1f}x; identical answers: {agree} of {len(prompts)}")
-    speed = "reports/results/evaluate_speed.json"
+    speed = "reports/timings/evaluate.json"
     if os.path.isfile(speed):
         facts = json.load(open(speed))
         print(f"evaluate stage (last run): {facts['total_seconds']} s for {len(facts['seconds_per_model'])} models "

@@ -44,7 +44,7 @@ def one_arm(arm: str, steps: int, params: str) -> dict:
         cfg = dataclasses.replace(cfg, sft_steps=steps, rl_steps=steps, save_steps=steps,
                                   out_dir=os.path.join(tmp, "arms"), checkpoint_dir=os.path.join(tmp, "checkpoints"))
         start = time.perf_counter()
-        _, info = arms.run(arm, cfg, base, train, 0, ecfg.batch_size)
+        _, _, info = arms.run(arm, cfg, base, train, 0, ecfg.batch_size)  # (curve, facts, timing)
         total = time.perf_counter() - start
     cuda = torch.cuda.is_available()
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -56,11 +56,12 @@ def one_arm(arm: str, steps: int, params: str) -> dict:
 
 
 def stage_times() -> list[dict]:
+    """Each stage's wall time in the last `dvc repro`, as the stage runner recorded it
+    (reports/timings/stages/, git-ignored: timings are not part of the committed report)."""
     rows = []
-    for path in sorted(glob.glob("reports/0*.ipynb")) + sorted(glob.glob("reports/train/*.ipynb")):
-        meta = json.load(open(path))["metadata"].get("papermill", {})
-        if meta.get("duration"):
-            rows.append(dict(notebook=path, seconds=round(meta["duration"], 1)))
+    for path in sorted(glob.glob("reports/timings/stages/*.json")) + sorted(glob.glob("reports/timings/stages/train/*.json")):
+        rows.append(dict(notebook="reports/" + path[len("reports/timings/stages/"):-len(".json")] + ".ipynb",
+                         seconds=json.load(open(path))["seconds"]))
     return rows
 
 

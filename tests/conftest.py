@@ -46,6 +46,22 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
     return str(path)
 
 
+@pytest.fixture(scope="session")
+def qlora_model_dir(tmp_path_factory, tiny_tokenizer):
+    """The narrowest shape bitsandbytes' 4-bit CPU kernels take (inputs multiples of 64, outputs
+    of 32): hidden 64, MLP 128, 2 heads of 32, 1 key/value head. tiny_model_dir (32 wide) is too
+    narrow for them."""
+    from mathtransfer import models
+    from mathtransfer.config import BaseConfig
+
+    cfg = BaseConfig(hidden_size=64, n_layers=1, n_heads=2, n_kv_heads=1, intermediate_size=128)
+    model = models.build_tiny_qwen3(cfg, tiny_tokenizer, seed=0)
+    path = tmp_path_factory.mktemp("qlora") / "model"
+    model.save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return str(path)
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

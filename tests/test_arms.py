@@ -7,7 +7,7 @@ import torch
 from datasets import Dataset
 from safetensors.torch import load_file
 
-from mathtransfer import arms, sft
+from mathtransfer import arms, checkpoints, sft
 from mathtransfer.config import TrainConfig
 
 TINY = TrainConfig(sft_steps=4, sft_batch_size=4, rl_steps=2, rl_prompts_per_step=2, num_generations=2,
@@ -26,12 +26,15 @@ def test_curves_keep_one_row_per_logged_step_and_name_trl_keys():
 
 
 def test_the_fingerprint_holds_what_the_arm_reads_and_nothing_else(tiny_model_dir):
-    fp = arms.fingerprint("sft-think", 0, TINY, tiny_model_dir, "data1")
+    def fingerprint(arm, seed, cfg, data):
+        return checkpoints.fingerprint(arm, seed, arms.settings(arm, cfg), tiny_model_dir, data)
+
+    fp = fingerprint("sft-think", 0, TINY, "data1")
     same = TrainConfig(**{**TINY.__dict__, "checkpoint_items": 7, "seeds": [5], "rl_lr": 0.1})
-    assert arms.fingerprint("sft-think", 0, same, tiny_model_dir, "data1") == fp  # not read by sft-think
+    assert fingerprint("sft-think", 0, same, "data1") == fp  # not read by sft-think
     for changed in [("sft-think", 0, TrainConfig(**{**TINY.__dict__, "sft_lr": 3e-4}), "data1"),
                     ("sft-think", 1, TINY, "data1"), ("sft-think", 0, TINY, "data2")]:
-        assert arms.fingerprint(changed[0], changed[1], changed[2], tiny_model_dir, changed[3]) != fp
+        assert fingerprint(*changed) != fp
     assert len(fp["base"]) == 16 and len(fp["code"]) == 16  # a local base: by its weights, not its path
     assert set(fp["train"]) == set(arms.ARM_KEYS["sft-think"]) and fp["libraries"]["trl"]
 
@@ -39,16 +42,16 @@ def test_the_fingerprint_holds_what_the_arm_reads_and_nothing_else(tiny_model_di
 def test_checkpoints_are_resumed_only_onto_the_same_settings(tmp_path):
     ckpt = tmp_path / "run-checkpoints"
     fp, other = {"arm": "grpo", "train": {"rl_lr": 1e-5}}, {"arm": "grpo", "train": {"rl_lr": 2e-5}}
-    arms.prepare_checkpoints(str(ckpt), fp)
+    checkpoints.prepare_checkpoints(str(ckpt), fp)
     assert json.load(open(ckpt / "run.json")) == fp
     (ckpt / "checkpoint-2").mkdir()
-    arms.prepare_checkpoints(str(ckpt), fp)
+    checkpoints.prepare_checkpoints(str(ckpt), fp)
     assert (ckpt / "checkpoint-2").exists()  # same settings: kept for the resume
-    arms.prepare_checkpoints(str(ckpt), other)  # other settings: emptied
+    checkpoints.prepare_checkpoints(str(ckpt), other)  # other settings: emptied
     assert not (ckpt / "checkpoint-2").exists() and json.load(open(ckpt / "run.json")) == other
     (ckpt / "checkpoint-2").mkdir()
     (ckpt / "run.json").write_text('{"arm": "gr')  # a marker cut short by a kill
-    arms.prepare_checkpoints(str(ckpt), other)
+    checkpoints.prepare_checkpoints(str(ckpt), other)
     assert not (ckpt / "checkpoint-2").exists() and json.load(open(ckpt / "run.json")) == other
 
 
@@ -57,7 +60,7 @@ def test_a_folder_that_is_not_a_checkpoint_folder_is_never_deleted(tmp_path):
     folder.mkdir()
     (folder / "thesis.tex").write_text("precious")
     with pytest.raises(FileExistsError, match="not a checkpoint folder"):
-        arms.prepare_checkpoints(str(folder), {"arm": "rft"})
+        checkpoints.prepare_checkpoints(str(folder), {"arm": "rft"})
     assert (folder / "thesis.tex").read_text() == "precious"
 
 
@@ -66,10 +69,10 @@ def test_a_checkpoint_cut_short_is_removed_not_resumed(tmp_path):
         (tmp_path / f"checkpoint-{step}").mkdir()
         if state:
             (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
-    assert sft.last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    assert checkpoints.last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
     assert not (tmp_path / "checkpoint-4").exists() and not (tmp_path / "checkpoint-6").exists()
-    assert sft.checkpoint_step(str(tmp_path / "checkpoint-2")) == 2 and sft.checkpoint_step(None) == 0
-    assert sft.last_complete_checkpoint(str(tmp_path / "none")) is None
+    assert checkpoints.checkpoint_step(str(tmp_path / "checkpoint-2")) == 2 and checkpoints.checkpoint_step(None) == 0
+    assert checkpoints.last_complete_checkpoint(str(tmp_path / "none")) is None
 
 
 def test_unknown_arm_is_refused(tiny_data, tiny_model_dir):
@@ -101,22 +104,26 @@ def test_rft_data_is_the_base_s_correct_samples_cached_for_a_resume(tmp_path, ti
 
 def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny_data, tiny_model_dir):
     cfg = TrainConfig(**{**TINY.__dict__, "out_dir": str(tmp_path / "arms"), "checkpoint_dir": str(tmp_path / "ckpt")})
-    curve, info = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    curve, info, timing = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
     out, ckpt = str(tmp_path / "arms" / "sft-nothink-seed0"), str(tmp_path / "ckpt" / "sft-nothink-seed0")
     assert (info["out_dir"], info["checkpoint_dir"]) == (out, ckpt)
     assert info["math_rows"] == sum(g == "math" for g in tiny_data["train"]["group"])
-    assert info["resumed_from_step"] == 0
+    assert timing["resumed_from_step"] == 0 and info["final_step"] == 4 and timing["steps_trained"] == 4
     assert curve["step"].tolist() == [1, 2, 3, 4] and curve["loss"].notna().all()
-    assert [s for s, _ in sft.checkpoint_folders(ckpt)] == [2, 4]
-    scores = arms.evaluate_checkpoints(tiny_model_dir, out, ckpt, 4, tiny_data["test"], 2, 32, 6)
+    assert [s for s, _ in checkpoints.checkpoint_folders(ckpt)] == [2, 4]
+    scores = arms.score_checkpoints(tiny_model_dir, out, ckpt, 4, tiny_data["test"], 2, 32, 6)
     assert sorted(set(scores.step)) == [0, 2, 4]
+    assert not any(f.startswith("optimizer") for f in os.listdir(f"{ckpt}/checkpoint-2"))  # pruned once scored
+    assert any(f.startswith("optimizer") for f in os.listdir(f"{ckpt}/checkpoint-4"))  # the newest is resumable
+    assert arms.group_change(scores).index.tolist() == [0, 2, 4]
     assert (scores.n == 2).all() and scores.accuracy.between(0, 1).all()
     assert len(scores) == 3 * 12 and set(scores.group) == {"math", "other", "non"}
     # a rerun of a finished run trains nothing more: same curve, same weights, no extra checkpoint
     before = load_file(f"{out}/model.safetensors")
-    curve2, again = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
-    assert again["resumed_from_step"] == 4 and curve2["step"].tolist() == [1, 2, 3, 4]
-    assert [s for s, _ in sft.checkpoint_folders(ckpt)] == [2, 4]
+    curve2, again, timing2 = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    assert timing2["resumed_from_step"] == 4 and curve2["step"].tolist() == [1, 2, 3, 4]
+    assert again == info  # what the run is does not depend on how often it was started
+    assert [s for s, _ in checkpoints.checkpoint_folders(ckpt)] == [2, 4]
     after = load_file(f"{out}/model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -127,7 +134,7 @@ def test_pruning_keeps_weights_everywhere_and_the_newest_checkpoint_whole(tmp_pa
         folder.mkdir()
         for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"):
             (folder / name).write_bytes(b"x" * 10)
-    assert arms.prune_checkpoints(str(tmp_path)) == 2 * 3 * 10
+    assert checkpoints.prune_checkpoints(str(tmp_path)) == 2 * 3 * 10
     for step in (2, 4):
         assert sorted(p.name for p in (tmp_path / f"checkpoint-{step}").iterdir()) == ["model.safetensors", "trainer_state.json"]
     assert len(list((tmp_path / "checkpoint-6").iterdir())) == 5

@@ -1,7 +1,5 @@
 """Config parsing: every bad key stops with one line naming file, key, value and what is valid."""
 import dataclasses
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -68,9 +66,9 @@ def test_cross_checks_name_the_key():
         parse(config.BaseConfig, {"n_kv_heads": 3}, "base")
 
 
-def test_cli_without_arguments_prints_usage():
-    run = subprocess.run([sys.executable, "-m", "mathtransfer.config"], capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.startswith("usage: python -m mathtransfer.config")
+def test_cli_without_arguments_prints_usage(capsys):
+    assert config.main([]) == 2
+    assert capsys.readouterr().err.startswith("usage: python -m mathtransfer.config")
 
 
 def test_unknown_key_lists_valid_keys():
@@ -95,15 +93,13 @@ def test_the_repository_params_file_is_valid():
     config.check("params.yaml", sorted(SECTIONS))
 
 
-def test_cli_prints_one_line_and_exits_2(tmp_path):
+def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     params = yaml.safe_load(open("params.yaml"))
     params["base"]["n_layers"] = "two"
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(params))
-    run = subprocess.run([sys.executable, "-m", "mathtransfer.config", str(bad), "base"],
-                         capture_output=True, text=True)
-    assert run.returncode == 2
-    assert run.stderr.strip() == f"{bad}: base.n_layers: expected an integer >= 1, got 'two'"
+    assert config.main([str(bad), "base"]) == 2
+    assert capsys.readouterr().err.strip() == f"{bad}: base.n_layers: expected an integer >= 1, got 'two'"
 
 
 def test_unknown_top_level_key_and_missing_file(tmp_path):
@@ -123,15 +119,13 @@ def test_merge_profile_overrides_nested_keys_only():
     assert merged == {"seed": 0, "base": {"steps": 2, "lr": 0.1}}
 
 
-def test_a_missing_input_path_is_one_line(tmp_path):
+def test_a_missing_input_path_is_one_line(tmp_path, capsys):
     params = yaml.safe_load(open("params.yaml"))
     params["data"]["out_dir"] = "data/nowhere"
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    run = subprocess.run([sys.executable, "-m", "mathtransfer.config", str(path), "base", "--exists=data.out_dir"],
-                         capture_output=True, text=True)
-    assert run.returncode == 2
-    assert run.stderr.strip() == (f"{path}: data.out_dir: no such file or folder 'data/nowhere'; "
+    assert config.main([str(path), "base", "--exists=data.out_dir"]) == 2
+    assert capsys.readouterr().err.strip() == (f"{path}: data.out_dir: no such file or folder 'data/nowhere'; "
                                   "run the stage that writes it (dvc repro data) or give an existing path")
 
 
@@ -169,7 +163,7 @@ def test_latent_poolings_are_named():
 
 
 def test_hub_benchmark_names_are_checked():
-    with pytest.raises(ConfigError, match=r"data.benchmarks: expected a list of benchmark names of hub.BENCHMARKS"):
+    with pytest.raises(ConfigError, match=r"data.benchmarks: expected a list of benchmark names of registry.BENCHMARKS"):
         parse(config.DataConfig, {"benchmarks": ["MATH500", "MMLU"]}, "data")
     assert parse(config.DataConfig, {"benchmarks": ["MATH500", "ifeval"]}, "data").benchmarks == ["MATH500", "ifeval"]
     with pytest.raises(ConfigError, match=r"data.benchmark_sources: expected a mapping of benchmark names"):

@@ -6,7 +6,9 @@ import pytest
 
 from mathtransfer import data
 from mathtransfer.config import DataConfig
-from mathtransfer.tasks import TASKS, score
+from mathtransfer.registry import TASKS
+from mathtransfer.schema import COLUMNS
+from mathtransfer.scorers import score
 
 
 def _digest(folder):
@@ -31,7 +33,7 @@ def test_same_seed_same_bytes_on_disk(tmp_path):
 def test_sizes_and_columns(tiny_data):
     assert tiny_data["train"].num_rows == 30 * len(TASKS)
     assert tiny_data["test"].num_rows == 6 * len(TASKS)
-    assert tiny_data["train"].column_names == data.COLUMNS
+    assert tiny_data["train"].column_names == COLUMNS
     assert set(tiny_data["test"]["task"]) == set(TASKS)
 
 

@@ -8,12 +8,12 @@ import pytest
 from datasets.exceptions import DatasetNotFoundError
 from huggingface_hub.errors import GatedRepoError
 
-from mathtransfer import hub
-from mathtransfer.data import COLUMNS
+from mathtransfer import hub, registry, scorers
+from mathtransfer.schema import COLUMNS, RL_SET
 from mathtransfer.tasks import scoring
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "hub")
-NAMES = list(hub.BENCHMARKS)
+NAMES = list(registry.BENCHMARKS)
 
 
 def fixture(name):
@@ -26,29 +26,29 @@ def loaded():
 
 
 def test_registry_has_the_twelve_benchmarks_in_three_groups_of_four():
-    assert len(NAMES) == 12
+    assert len(NAMES) == 12 and list(hub.SOURCES) == NAMES  # one loader per registered benchmark
     for group in ("math", "other", "non"):
-        assert sum(b.group == group for b in hub.BENCHMARKS.values()) == 4
-    assert hub.benchmark_spec("gpqa_diamond") is hub.benchmark_spec("GPQA-Diamond") is hub.benchmark_spec("gpqa-diamond")
+        assert sum(b.group == group for b in registry.BENCHMARKS.values()) == 4
+    assert registry.benchmark("gpqa_diamond") is registry.benchmark("GPQA-Diamond") is registry.benchmark("gpqa-diamond")
     with pytest.raises(KeyError, match="known"):
-        hub.benchmark_spec("MMLU")
+        registry.benchmark("MMLU")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_benchmark_fixture_gives_the_item_schema(loaded, name):
-    spec, ds = hub.BENCHMARKS[name], loaded[name]
+    spec, ds = registry.BENCHMARKS[name], loaded[name]
     assert ds.column_names == COLUMNS and len(ds) >= 3
     assert len(set(ds["id"])) == len(ds)
     for item in ds:
         assert all(isinstance(item[c], str) for c in COLUMNS)
-        assert (item["task"], item["group"], item["benchmark"]) == (spec.task, spec.group, spec.benchmark)
+        assert (item["task"], item["group"], item["benchmark"]) == (spec.name, spec.group, spec.benchmark)
         assert item["prompt"].strip()
-        assert item["answer"].strip() or spec.task in ("livecodebench", "ifeval")  # their checks live in meta
+        assert item["answer"].strip() or spec.name in ("livecodebench", "ifeval")  # their checks live in meta
         meta = json.loads(item["meta"])
-        if spec.score is scoring.score_choice:
+        if spec.scorer == "choice":
             assert item["answer"] in meta["options"] and len(meta["options"]) <= 5
             assert "(A) " in item["prompt"] and item["prompt"].endswith(hub.CHOICE_INSTRUCTION)
-        if spec.score is scoring.score_yesno:
+        if spec.scorer == "yesno":
             assert item["answer"] in ("yes", "no") and item["prompt"].endswith(hub.YES_NO_INSTRUCTION)
 
 
@@ -94,8 +94,8 @@ def test_math_golds_take_the_form_score_math_parses():
     assert hub.math_gold("204") == "204" and hub.math_gold(17) == "17"
     assert hub.math_gold("\\frac{14}{3}") == "$\\frac{14}{3}$"
     assert hub.math_gold("$\\frac{\\pi}{3}$") == "$\\frac{\\pi}{3}$"
-    assert hub.last_boxed("so \\boxed{1} then \\boxed{\\frac{1}{2}}.") == "\\frac{1}{2}"
-    assert hub.last_boxed("no box") is None
+    assert scoring.last_boxed("so \\boxed{1} then \\boxed{\\frac{1}{2}}.") == "\\frac{1}{2}"
+    assert scoring.last_boxed("no box") is None
 
 
 def test_subsampling_is_seeded_and_n_beyond_the_file_gives_all(loaded):
@@ -175,8 +175,8 @@ def test_gated_gpqa_says_how_to_get_access(monkeypatch, error):
 def test_offline_hub_raises_hub_unavailable(monkeypatch):
     # the real datasets code path, offline (conftest sets HF_HUB_OFFLINE=1): nothing reaches a network
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    absent = dataclasses.replace(hub.BENCHMARKS["MATH500"], hub_id="mathtransfer-tests/no-such-dataset")
-    monkeypatch.setitem(hub.BENCHMARKS, "MATH500", absent)
+    absent = dataclasses.replace(hub.SOURCES["MATH500"], hub_id="mathtransfer-tests/no-such-dataset")
+    monkeypatch.setitem(hub.SOURCES, "MATH500", absent)
     with pytest.raises(hub.HubUnavailable) as raised:
         hub.load_benchmark("MATH500")
     assert one_line(str(raised.value)) and "MATH500" in str(raised.value)
@@ -229,12 +229,12 @@ RESPONSES = {
 
 
 def test_every_benchmark_has_hand_written_responses():
-    assert set(RESPONSES) == set(hub.BENCHMARKS)
+    assert set(RESPONSES) == set(registry.BENCHMARKS)
 
 
 @pytest.mark.parametrize("name", sorted(RESPONSES))
 def test_existing_scorers_read_the_items(loaded, name):
-    item, score = loaded[name][0], hub.BENCHMARKS[name].score
+    item, score = loaded[name][0], scorers.scorer(registry.BENCHMARKS[name].name)
     correct, wrong = RESPONSES[name]
     assert score(correct, item["answer"], item["meta"]) == 1.0
     assert score(wrong, item["answer"], item["meta"]) == 0.0
@@ -256,13 +256,13 @@ def test_data_stage_builds_hub_data_from_local_copies(tmp_path):
     from mathtransfer import arms, data
     from mathtransfer.config import DataConfig
 
-    sources = {name: os.path.join(FIXTURES, f"{name}.jsonl") for name in hub.BENCHMARKS}
+    sources = {name: os.path.join(FIXTURES, f"{name}.jsonl") for name in registry.BENCHMARKS}
     sources["GPQA-Diamond"] = str(tmp_path / "not-downloaded.jsonl")  # as if gated: left out, reported
     cfg = DataConfig(source="hub", n_train=3, n_test=2, hub_sft=os.path.join(FIXTURES, "math_sft_40K.jsonl"),
                      hub_rl=os.path.join(FIXTURES, "math_rl_48k.jsonl"), benchmark_sources=sources)
     built = data.build(cfg, seed=0)
-    assert built["train"].column_names == data.COLUMNS == built["test"].column_names
-    assert set(built["test"]["benchmark"]) == set(hub.BENCHMARKS) - {"GPQA-Diamond"}
+    assert built["train"].column_names == COLUMNS == built["test"].column_names
+    assert set(built["test"]["benchmark"]) == set(registry.BENCHMARKS) - {"GPQA-Diamond"}
     assert list(data.missing(built)) == ["GPQA-Diamond"]
     summary = data.summary(built)
     assert summary.set_index("benchmark").loc["GPQA-Diamond", "items"] == 0
@@ -270,9 +270,10 @@ def test_data_stage_builds_hub_data_from_local_copies(tmp_path):
     data.save(built, str(tmp_path / "hub"))
     again = data.load(str(tmp_path / "hub"))
     assert list(data.missing(again)) == ["GPQA-Diamond"]
-    rl_rows = sum(b == data.RL_SET for b in again["train"]["benchmark"])
+    rl_rows = sum(b == RL_SET for b in again["train"]["benchmark"])
     assert 0 < rl_rows == len(arms.math_split(again["train"], 0, "grpo"))  # the RL set's rows only
     assert all(arms.math_split(again["train"], 0, "sft-think")["teacher_think"])
-    from mathtransfer.tasks import chance, score
+    from mathtransfer.registry import chance
+    from mathtransfer.scorers import score
     item = again["test"].filter(lambda t: t == "mc_taco", input_columns="task")[0]
     assert chance("mc_taco") == 0.5 and score("mc_taco", "Answer: maybe", item["answer"], item["meta"]) == 0.0

@@ -1,6 +1,7 @@
 """Hidden-state PCA shift: zero for identical models, positive for a perturbed one, the paper's
 and the mask-aware pooling, and the PCA arithmetic on constructed features."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -85,3 +86,129 @@ def test_bad_pooling_and_shapes_are_refused(model_pair, texts):
         latent.features(base, tokenizer, texts, poolings=("max",))
     with pytest.raises(ValueError, match="shape"):
         latent.pca_shift(np.zeros((2, 5, 3)), np.zeros((2, 6, 3)))
+
+
+# --- the whole analysis over runs (latent.shift_table) and its condensed tables ---
+
+SUMMARY_COLUMNS = ["model", "arm", "seed", "task", "group", "pooling", "d", "d_layers"]
+LAYER_COLUMNS = ["layer", "pc1_base", "pc2_base", "pc1_tuned", "pc2_tuned", "pc1_shift", "distance", "task",
+                 "pooling", "model", "arm", "seed", "group"]
+
+
+@pytest.fixture(scope="module")
+def perturbed_dir(model_pair, tmp_path_factory):
+    _, perturbed, tokenizer = model_pair
+    path = tmp_path_factory.mktemp("perturbed") / "model"
+    perturbed.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def items(tiny_data):
+    from mathtransfer import generation
+
+    return generation.first_per_task(tiny_data["test"], 3).to_pandas()
+
+
+def runs_of(tiny_model_dir, perturbed_dir):
+    from mathtransfer.models import Run
+
+    return [Run("same-seed0", "sft-think", 0, tiny_model_dir, tiny_model_dir),
+            Run("perturbed-seed0", "grpo", 0, perturbed_dir, tiny_model_dir)]
+
+
+def test_shift_table_zero_for_identical_positive_for_perturbed(tiny_model_dir, perturbed_dir, items, model_pair):
+    from mathtransfer.config import LatentConfig
+
+    summary, layers = latent.shift_table(runs_of(tiny_model_dir, perturbed_dir), items, LatentConfig(max_tokens=32))
+    n_tasks, n_layers = items["task"].nunique(), model_pair[0].config.num_hidden_layers + 1
+    assert list(summary.columns) == SUMMARY_COLUMNS and list(layers.columns) == LAYER_COLUMNS
+    assert len(summary) == 2 * n_tasks * 2 and len(layers) == len(summary) * n_layers
+    same, moved = summary[summary.model == "same-seed0"], summary[summary.model == "perturbed-seed0"]
+    assert (same[["d", "d_layers"]] == 0).all().all()
+    assert (moved["d"] > 0).all() and (moved["d_layers"] >= moved["d"] - 1e-12).all()
+    assert set(moved.arm) == {"grpo"} and set(moved.seed) == {0}
+    assert dict(zip(summary.task, summary.group)) == dict(zip(items.task, items.group))
+    # the summary's d_layers is the mean of the layer table's distances
+    per_layer = layers.groupby(["model", "task", "pooling"]).distance.mean()
+    np.testing.assert_allclose(summary.set_index(["model", "task", "pooling"]).d_layers, per_layer.loc[
+        list(summary.set_index(["model", "task", "pooling"]).index)], rtol=1e-12)
+
+
+def test_shift_table_does_not_depend_on_batch_size(tiny_model_dir, perturbed_dir, items):
+    from mathtransfer.config import LatentConfig
+
+    runs = runs_of(tiny_model_dir, perturbed_dir)[1:]
+    one, _ = latent.shift_table(runs, items, LatentConfig(max_tokens=32, batch_size=1))
+    all_at_once, _ = latent.shift_table(runs, items, LatentConfig(max_tokens=32, batch_size=50))
+    np.testing.assert_allclose(one[["d", "d_layers"]], all_at_once[["d", "d_layers"]], rtol=1e-4, atol=1e-6)
+
+
+def test_shift_table_reads_each_base_once_and_uses_answers_without_target(tiny_model_dir, perturbed_dir, items,
+                                                                          monkeypatch):
+    from mathtransfer.config import LatentConfig
+
+    loaded, seen_texts = [], []
+    load, features = latent.load_model, latent.features
+    monkeypatch.setattr(latent, "load_model", lambda path, mode: loaded.append(path) or load(path, mode))
+    monkeypatch.setattr(latent, "features", lambda m, t, texts, *a: seen_texts.extend(texts) or features(m, t, texts, *a))
+    hub_like = items.assign(target=lambda f: f.target.where(f.task != "arith", ""))  # hub items have no target
+    runs = runs_of(tiny_model_dir, perturbed_dir) + runs_of(tiny_model_dir, perturbed_dir)[1:]
+    summary, _ = latent.shift_table(runs, hub_like, LatentConfig(max_tokens=32, poolings=["mask"]))
+    assert loaded == [tiny_model_dir, tiny_model_dir, perturbed_dir, perturbed_dir]  # the base once, each run once
+    assert set(summary.pooling) == {"mask"} and len(summary) == 3 * items.task.nunique()
+    arith = items[items.task == "arith"]
+    assert all(any(a in t for t in seen_texts) for a in arith.answer)
+    assert not any(target in t for target in arith.target for t in seen_texts)
+    word = items[items.task == "word"]
+    assert all(any(target in t for t in seen_texts) for target in word.target)
+
+
+def constructed_summary():
+    """Two arms x two seeds x three groups (one task each), two poolings: sft-think moves further
+    than grpo on math and other, less on non."""
+    rows = []
+    d_of = {("sft-think", "math"): 1.0, ("sft-think", "other"): 0.5, ("sft-think", "non"): 0.1,
+            ("grpo", "math"): 0.2, ("grpo", "other"): 0.2, ("grpo", "non"): 0.2}
+    for arm in ("sft-think", "grpo"):
+        for seed in (0, 1):
+            for task, group in (("arith", "math"), ("kb_chain", "other"), ("passage_qa", "non")):
+                for pooling in ("paper", "mask"):
+                    d = d_of[(arm, group)] + 0.1 * seed  # seeds differ: their mean is checked
+                    rows.append(dict(model=f"{arm}-seed{seed}", arm=arm, seed=seed, task=task, group=group,
+                                     pooling=pooling, d=d, d_layers=2 * d))
+    return pd.DataFrame(rows)
+
+
+def test_group_distances_versus_grpo_and_metrics():
+    import json
+
+    summary = constructed_summary()
+    extra_task = summary[summary.group == "math"].assign(task="word", d=lambda f: f.d + 1, d_layers=lambda f: f.d_layers)
+    per_seed = latent.group_distances(pd.concat([summary, extra_task], ignore_index=True))
+    assert len(per_seed) == 2 * 2 * 2 * 3
+    row = per_seed[(per_seed.pooling == "paper") & (per_seed.arm == "grpo") & (per_seed.seed == 1)
+                   & (per_seed.group == "math")].iloc[0]
+    assert row.d == pytest.approx((0.3 + 1.3) / 2)  # the mean over the group's two tasks
+    comparison = latent.versus_grpo(per_seed)
+    assert list(comparison[["pooling", "measure", "arm"]].itertuples(index=False, name=None)) == [
+        ("paper", "d", "sft-think"), ("paper", "d_layers", "sft-think"),
+        ("mask", "d", "sft-think"), ("mask", "d_layers", "sft-think")]
+    first = comparison.iloc[0]
+    assert first.groups_larger == 2 and first.larger == "math, other"
+    assert first.math == pytest.approx(1.05 + 0.5) and first.grpo_non == pytest.approx(0.25)
+    result = latent.metrics(per_seed)
+    assert json.loads(json.dumps(result)) == result
+    assert list(result) == ["paper", "mask"] and list(result["paper"]) == ["sft-think", "grpo"]
+    assert list(result["paper"]["sft-think"]) == ["d_groups_larger_than_grpo", "d_layers_groups_larger_than_grpo",
+                                                  "d_math", "d_non", "d_other"]
+    assert result["mask"]["sft-think"]["d_groups_larger_than_grpo"] == 2
+    assert result["paper"]["grpo"] == {"d_math": 0.75, "d_non": 0.25, "d_other": 0.25}
+
+
+def test_without_grpo_there_is_no_comparison():
+    per_seed = latent.group_distances(constructed_summary().query("arm != 'grpo'"))
+    assert latent.versus_grpo(per_seed).empty
+    result = latent.metrics(per_seed)
+    assert set(result) == {"paper", "mask"} and set(result["mask"]["sft-think"]) == {"d_math", "d_non", "d_other"}

@@ -1,17 +1,30 @@
-"""End to end: `dvc repro` of the smoke profile in a temporary copy of the repository.
+"""End to end: `dvc repro` of the smoke profile in ONE temporary copy of the repository.
 
-The tests share one copy and run in file order: the full run (and a no-op rerun), then a bad
-param. (kill -9 and resume: test_resume.py, on its own copy, so that the two run in parallel.)"""
+The tests share the copy and run in file order: the full run and a no-op rerun; a rerun of a
+stage that computes the same numbers changes no file; a training stage killed with kill -9
+resumes to the same model; a stage that fails in a cell keeps the previous results; last, a bad
+value in any params section leaves every committed report file byte-identical."""
+import filecmp
 import json
 import os
+import shutil
+import signal
+import subprocess
+import time
 
 import pandas as pd
+import psutil
 import pytest
+import torch
 import yaml
+from conftest import ROOT, run_env, smoke_repo
 from conftest import run as _run
-from conftest import smoke_repo
+from safetensors.torch import load_file
 
-from mathtransfer.tasks import TASKS
+from mathtransfer.registry import TASKS
+from mathtransfer.report import broken_links
+
+GIT = ["git", "-c", "user.email=test@example.org", "-c", "user.name=test"]
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +32,21 @@ def repo(tmp_path_factory):
     return smoke_repo(tmp_path_factory.mktemp("repo"))
 
 
+def _ok(result):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def _changed(repo):
+    """Files git sees as changed or new since the last commit of the copy."""
+    return _run(["git", "status", "--porcelain"], repo).stdout.splitlines()
+
+
 def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
-    first = _run(["dvc", "repro"], repo)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for out in ("reports/00_data.ipynb", "reports/01_base.ipynb", "reports/results/data_summary.csv",
-                "reports/results/pretrain_loss.csv", "reports/metrics/base.json", "reports/results/base_speed.json",
-                "data/miniworld/dataset_dict.json", "models/base/model.safetensors",
+    _ok(_run(["dvc", "repro"], repo))
+    for out in ("reports/00_data.ipynb", "reports/01_base.ipynb", "reports/01_base_eval.ipynb",
+                "reports/results/data_summary.csv", "reports/results/pretrain_loss.csv", "reports/metrics/base.json",
+                "data/miniworld/dataset_dict.json", "models/base/model.safetensors", "reports/timings/base.json",
                 "models/base/tokenizer.json", "reports/figures/base_accuracy.png"):
         assert (repo / out).is_file(), out
     acc = pd.read_csv(repo / "reports/results/accuracy.csv")
@@ -38,12 +60,12 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     transfer = pd.read_csv(repo / "reports/results/transfer.csv")
     assert {"TI_other", "TI_non", "TI_other_low", "TI_non_high"} <= set(transfer.columns)
     assert len(pd.read_csv(repo / "reports/results/zoo_ti.csv")) == 18
-    for notebook in ("04_evaluate", "05_transfer", "06_latent", "07_tokens"):
-        assert (repo / f"reports/{notebook}.ipynb").is_file()
     metrics = json.load(open(repo / "reports/metrics/base.json"))
     assert set(metrics["greedy"]) == {"math", "other", "non"}
-    executed = json.load(open(repo / "reports/01_base.ipynb"))
-    assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+    executed = json.load(open(repo / "reports/01_base_eval.ipynb"))
+    outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # figures are shown, not only saved
+    assert "start_time" not in executed["metadata"]["papermill"]  # nothing that changes run to run
 
     runs = [f"{arm}-seed0" for arm in ("sft-think", "sft-nothink", "rft", "grpo")]
     for run in runs:
@@ -53,35 +75,114 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
         assert curve.loss.notna().all() and curve.grad_norm.notna().all()
         ckpt = pd.read_csv(repo / f"reports/results/train/{run}_checkpoints.csv")
         assert ckpt.step.min() == 0 and ckpt.step.max() == curve.step.max() and len(set(ckpt.task)) == 12
+        assert "seconds" not in json.dumps(json.load(open(repo / f"reports/results/train/{run}_run.json")))
+        assert json.load(open(repo / f"reports/timings/train/{run}.json"))["resumed_from_step"] == 0
     assert pd.read_csv(repo / "reports/results/train/grpo-seed0_curve.csv").reward.between(0, 1).all()
     indicators = pd.read_csv(repo / "reports/results/grad_norm_indicators.csv")
     assert sorted(indicators.arm) == sorted(["sft-think", "sft-nothink", "rft", "grpo"])
     assert set(json.load(open(repo / "reports/metrics/training.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
-    assert (repo / "reports/figures/matched_gain.png").is_file()
     latent = pd.read_csv(repo / "reports/results/latent.csv")
     assert len(latent) == 4 * 12 * 2 and (latent.d >= 0).all() and set(latent.pooling) == {"paper", "mask"}
     shift = pd.read_csv(repo / "reports/results/tokens.csv")
     assert len(shift) == 4 * 12 and (shift.kl_exact >= 0).all() and shift.share_changed.between(0, 1).all()
     assert set(json.load(open(repo / "reports/metrics/tokens.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
 
-    second = _run(["dvc", "repro"], repo)
-    assert second.returncode == 0
+    # the HTML report: every executed notebook rendered and linked, every link and image resolves
+    index = repo / "reports/index.html"
+    pages = sorted(p.relative_to(repo / "reports") for p in (repo / "reports").rglob("*.ipynb"))
+    assert len(pages) == 8 + 4  # 00, 01 (two), 03-07, and the four runs of seed 0
+    text = index.read_text()
+    for page in pages:
+        assert f'href="html/{page.with_suffix(".html")}"' in text, page
+        assert broken_links(str(repo / "reports/html" / page.with_suffix(".html"))) == []
+    assert broken_links(str(index)) == []
+
+    second = _ok(_run(["dvc", "repro"], repo))
     assert "up to date" in second.stdout and "Running stage" not in second.stdout, second.stdout
+    _ok(_run(["git", "add", "-A"], repo))
+    _ok(_run(GIT + ["commit", "-q", "-m", "first run"], repo))
+    assert _changed(repo) == []
+    assert not (repo / "reports/timings").exists() or "reports/timings" in (repo / ".gitignore").read_text()
 
 
-def test_a_bad_param_stops_a_stage_with_one_line_and_touches_nothing(repo):
-    executed = json.load(open(repo / "reports/01_base.ipynb"))
+def test_a_rerun_that_computes_the_same_numbers_changes_no_file(repo):
+    _ok(_run(["dvc", "repro", "-f", "-s", "training"], repo))
+    _ok(_run(["dvc", "repro", "-f", "-s", "data"], repo))
+    assert _changed(repo) == []  # executed notebooks included: no timestamps, ids or durations
 
-    # A bad value stops the stage with one line, before the notebook or the model is touched.
-    params = yaml.safe_load(open(repo / "params.yaml"))
-    params["base"]["n_layers"] = "two"
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    model_before = (repo / "models/base/model.safetensors").stat().st_mtime
-    bad = _run(["dvc", "repro", "base"], repo)
-    assert bad.returncode != 0
-    assert "params.yaml: base.n_layers: expected an integer >= 1, got 'two'" in bad.stdout + bad.stderr
-    assert not (repo / "reports/01_base.ipynb").exists() or \
-        json.load(open(repo / "reports/01_base.ipynb")) == executed  # no half-executed notebook
-    assert not list(repo.glob("models/.tmp-*")) and not list(repo.glob("data/.tmp-*"))
-    if (repo / "models/base/model.safetensors").exists():
-        assert (repo / "models/base/model.safetensors").stat().st_mtime == model_before
+
+def test_a_training_stage_killed_mid_run_resumes_to_the_same_model(repo):
+    stage = "sft@sft-think-0"
+    model = repo / "models/arms/sft-think-seed0"
+    ckpt = repo / "models/checkpoints/sft-think-seed0"
+    uninterrupted = load_file(model / "model.safetensors")
+    shutil.rmtree(ckpt)  # start from scratch, as a first run would
+    shutil.rmtree(model)
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=run_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = ckpt / "checkpoint-2" / "trainer_state.json"  # written last: checkpoint-2 is complete
+    deadline = time.time() + 600
+    while not (first.exists() and first.stat().st_size > 0) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    # dvc, papermill and the kernel together (jupyter starts the kernel in a session of its own)
+    family = psutil.Process(proc.pid).children(recursive=True)
+    os.killpg(proc.pid, signal.SIGKILL)
+    for child in family:
+        child.kill() if child.is_running() else None
+    proc.wait()
+    psutil.wait_procs(family, timeout=10)
+    assert first.exists(), "the stage ended before its first checkpoint"
+    assert not (model / "model.safetensors").exists(), "the kill came after the run had finished"
+    assert (repo / ".stage-backup/manifest.json").is_file()  # the runner's backup of reports/ survived
+
+    again = _ok(_run(["dvc", "repro", "-s", stage], repo))  # not -f: the killed run is not taken as done
+    assert f"Running stage '{stage}'" in again.stdout
+    assert json.load(open(repo / "reports/timings/train/sft-think-seed0.json"))["resumed_from_step"] >= 2
+    resumed = load_file(model / "model.safetensors")
+    assert all(torch.allclose(uninterrupted[k], resumed[k], atol=1e-6) for k in uninterrupted)
+    assert not (repo / ".stage-backup").exists()
+
+
+def test_a_stage_that_fails_in_a_cell_keeps_the_previous_results(repo):
+    before = {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file() and "timings" not in p.parts}
+    hidden = repo / "hidden-train-results"
+    (repo / "reports/results/train").rename(hidden)  # notebook 03 then fails reading the runs
+    try:
+        failed = _run(["dvc", "repro", "-f", "-s", "training"], repo)
+    finally:
+        hidden.rename(repo / "reports/results/train")
+    assert failed.returncode != 0
+    assert "the previous results in reports/ are kept" in failed.stderr + failed.stdout
+    after = {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file() and "timings" not in p.parts}
+    assert after == before
+    assert (repo / ".stage-failed/03_training.ipynb").is_file()  # the failed notebook, to read
+
+
+# (stage, section, key, bad value, the start of its one-line error)
+BAD = [("data", "data", "n_train", -1, "data.n_train: expected an integer >= 1"),
+       ("base", "base", "n_layers", "two", "base.n_layers: expected an integer >= 1, got 'two'"),
+       ("base_eval", "evaluation", "batch_size", 0, "evaluation.batch_size: expected an integer >= 1"),
+       ("sft@sft-think-0", "train", "sft_lr", "fast", "train.sft_lr: expected a number"),
+       ("training", "train", "indicator_steps", -1, "train.indicator_steps: expected an integer"),
+       ("latent", "latent", "max_tokens", -3, "latent.max_tokens:"),
+       ("tokens", "tokens", "top_p", 2, "tokens.top_p:")]
+
+
+def test_a_bad_param_in_any_section_leaves_every_committed_report_byte_identical(repo):
+    shutil.rmtree(repo / "reports")
+    shutil.copytree(os.path.join(ROOT, "reports"), repo / "reports")  # the real committed reports
+    tracked = _run(["git", "ls-files", "reports"], ROOT).stdout.split()
+    good = (repo / "params.yaml").read_text()
+    for stage, section, key, value, message in BAD:
+        params = yaml.safe_load(good)
+        params[section][key] = value
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        bad = _run(["dvc", "repro", "-s", stage], repo)
+        assert bad.returncode != 0, section
+        assert message in bad.stdout + bad.stderr, (section, bad.stdout[-2000:] + bad.stderr[-2000:])
+        changed = [f for f in tracked if not filecmp.cmp(os.path.join(ROOT, f), repo / f, shallow=False)]
+        assert changed == [], (section, changed)
+        assert not list(repo.glob("models/.tmp-*")) and not list(repo.glob("data/.tmp-*"))
+        _ok(_run(["dvc", "checkout"], repo))  # data and models DVC removed before the stage: from its cache
+        assert (repo / "data/miniworld/dataset_dict.json").is_file() and (repo / "models/base/model.safetensors").is_file()
+    (repo / "params.yaml").write_text(good)

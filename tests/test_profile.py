@@ -10,7 +10,7 @@ import pytest
 import yaml
 from datasets import Dataset
 
-from mathtransfer import arms, config, data, models
+from mathtransfer import arms, config, data, models, schema
 from mathtransfer.config import ConfigError
 
 from conftest import ROOT
@@ -55,9 +55,9 @@ def test_a_pretrained_base_is_recorded_and_loaded(tmp_path, tiny_model_dir):
 
 def test_arms_read_their_rows_of_hub_data():
     row = dict(id="", task="math500", group="math", answer="1", target="", teacher_nothink="", meta="{}")
-    train = Dataset.from_list([dict(row, id=f"s{i}", benchmark=data.SFT_SET, prompt=f"s{i}", teacher_think=f"t{i}")
+    train = Dataset.from_list([dict(row, id=f"s{i}", benchmark=schema.SFT_SET, prompt=f"s{i}", teacher_think=f"t{i}")
                                for i in range(3)] +
-                              [dict(row, id=f"r{i}", benchmark=data.RL_SET, prompt=f"r{i}", teacher_think="")
+                              [dict(row, id=f"r{i}", benchmark=schema.RL_SET, prompt=f"r{i}", teacher_think="")
                                for i in range(4)])
     assert sorted(arms.math_split(train, 0, "sft-think")["id"]) == ["s0", "s1", "s2"]
     assert len(arms.math_split(train, 0, "sft-nothink")) == 0  # no trace of that style in this set
@@ -73,7 +73,7 @@ def test_gpu_check_runs_the_profile_settings_on_cpu(tmp_path):
     assert result["arm"] == "sft" and result["seconds_per_step"] > 0
 
 
-def test_training_entry_point_runs_without_the_notebook(tmp_path, tiny_data, tiny_model_dir):
+def test_training_entry_point_runs_without_the_notebook(tmp_path, tiny_data, tiny_model_dir, monkeypatch, capsys):
     """`python -m mathtransfer.arms ARM SEED` (what `accelerate launch -m` starts) trains and saves."""
     from mathtransfer import data as data_module
 
@@ -82,14 +82,11 @@ def test_training_entry_point_runs_without_the_notebook(tmp_path, tiny_data, tin
     params = {"data": {"out_dir": "data/tiny"}, "base": {"out_dir": "models/base"},
               "train": {"sft_steps": 1, "sft_batch_size": 2, "save_steps": 1}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    bad = subprocess.run([sys.executable, "-m", "mathtransfer.arms", "sft-wrong", "0"], cwd=tmp_path,
-                         capture_output=True, text=True)
-    assert bad.returncode != 0 and "usage:" in bad.stderr
-    out = subprocess.run([sys.executable, "-m", "mathtransfer.arms", "sft-think", "0", "params.yaml"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    monkeypatch.chdir(tmp_path)
+    assert arms.main(["sft-wrong", "0"]) == 2 and "usage:" in capsys.readouterr().err
+    assert arms.main(["sft-think", "0", "params.yaml"]) == 0
     assert (tmp_path / "models" / "arms" / "sft-think-seed0" / "model.safetensors").is_file()
-    assert '"steps_trained": 1' in out.stdout
+    assert '"steps_trained": 1' in capsys.readouterr().out
 
 
 def test_a_hub_id_loads_offline_from_a_local_snapshot(tmp_path, tiny_model_dir):

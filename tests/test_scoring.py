@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from mathtransfer.tasks import TASKS, score
+from mathtransfer.registry import TASKS
+from mathtransfer.scorers import score
 from mathtransfer.tasks.scoring import extract_answer, format_checks
 
 ADVERSARIAL = ["", "   ", "Answer:", "\\boxed{}", "Answer: 9^{9^{9}}", "\\boxed{9999999!}",
@@ -83,3 +84,22 @@ def test_numeric_answers_need_the_same_number():
     for wrong in ("Answer: 1.2", "Answer: 1-2", "Answer: 1,2", "Answer: twelve"):
         assert score("code_trace", wrong, "12") == 0.0
     assert score("arith", "Answer: 1.2", "12") == 0.0
+
+
+def test_one_boxed_parser_reads_nested_braces_and_skips_unclosed_boxes():
+    from mathtransfer.tasks.scoring import boxed, last_boxed
+
+    assert last_boxed("x \\boxed{\\frac{\\sqrt{3}}{2}} done") == "\\frac{\\sqrt{3}}{2}"  # two levels deep
+    assert extract_answer("so \\boxed{\\frac{\\sqrt{3}}{2}}") == "\\frac{\\sqrt{3}}{2}"
+    assert boxed("\\boxed{1} and \\boxed{a{b{c}}} and \\boxed{open") == [(0, "1"), (14, "a{b{c}}")]
+    assert last_boxed("\\boxed{2} \\boxed{unclosed") == "2" and last_boxed("none") is None
+    assert extract_answer("Answer: 5\n\\boxed{7") == "5"  # an unclosed box is no answer
+
+
+def test_every_registered_task_has_a_scorer_that_never_raises():
+    from mathtransfer import registry, scorers
+
+    for name in list(registry.TASKS) + [t.name for t in registry.BENCHMARKS.values()]:
+        assert registry.task(name).scorer in scorers.SCORERS
+        if name not in ("livecodebench",):  # the sandbox's own tests cover code
+            assert scorers.score(name, "Answer: \\boxed{\\boxed{", "1", "{}") in (0.0, 1.0)

@@ -1,12 +1,15 @@
-"""The Transferability Index on cases small enough to compute by hand."""
+"""The Transferability Index on cases small enough to compute by hand, and the tables and
+sentences notebook 05 shows, on hand-made records."""
 import math
 import os
 
 import pandas as pd
 import pytest
 
-from mathtransfer.transfer import transferability_index
+from mathtransfer import transfer
+from mathtransfer.transfer import ZOO_GROUPS, read_zoo, transferability_index
 
+PAPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "paper")
 GROUPS = {"math": ["m1", "m2"], "other": ["o1", "o2"], "non": ["n1", "n2"]}
 
 
@@ -75,12 +78,8 @@ def test_bad_inputs_are_named(change, message):
 
 
 def test_the_paper_zoo_gives_a_ti_for_every_pair():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    scores = pd.read_csv(os.path.join(root, "data/paper/zoo_scores.tsv"), sep="\t", index_col="Model")
-    pairs = pd.read_csv(os.path.join(root, "data/paper/zoo_pairs.tsv"), sep="\t")
-    groups = {"math": ["AIME24", "AIME25", "MATH500", "Olympiad"],
-              "other": ["GPQA", "LiveCodeBench2", "ACPBench", "HeadQA"],
-              "non": ["CoQA", "MC-TACO", "IFEval", "HaluEval"]}
+    scores, pairs = read_zoo(PAPER)
+    groups = ZOO_GROUPS
     ti = transferability_index(scores, pairs, groups)
     assert len(ti) == 18 and ti[["TI_other", "TI_non"]].notna().all().all()
     assert (ti["DI_math"] > 0).all()  # every zoo model gained on math
@@ -134,3 +133,115 @@ def test_bootstrap_ti_needs_every_model_on_the_same_items():
                         "T": {t: [1.0] for t in ("m1", "m2", "o1", "o2", "n1", "n2")}})
     with pytest.raises(ValueError, match="records: task 'm1' lacks items for model"):
         bootstrap_ti(records, pd.DataFrame({"model": ["T"], "base": ["B"]}), GROUPS, n_resamples=100)
+
+
+def test_zoo_table_joins_v1_and_the_pairs_method_to_v2():
+    scores, pairs = read_zoo(PAPER)
+    zoo = transfer.zoo_table(scores, pairs)
+    # the columns of reports/results/zoo_ti.csv
+    assert list(zoo.columns) == ["TI_other", "TI_non", "DI_math", "DI_other", "DI_non", "TI_other_v1", "TI_non_v1",
+                                 "base", "method"]
+    v1 = transferability_index(scores, pairs, ZOO_GROUPS, "v1")
+    assert zoo["TI_non_v1"].tolist() == pytest.approx(v1["TI_non"].tolist())
+    assert list(zoo.index) == list(pairs.model) and set(zoo.method) == {"RL", "SFT"}
+
+
+def test_zoo_by_method_and_sentences_count_positive_pairs():
+    zoo = pd.DataFrame({"method": ["RL", "RL", "RL", "SFT", "SFT"], "TI_other": [10.0, 20.0, -5.0, 40.0, 50.0],
+                        "TI_non": [1.0, -2.0, 3.0, -60.0, -80.0]})
+    table = transfer.zoo_by_method(zoo)
+    assert table.loc["RL"].tolist() == [10.0, 1.0, 2, 2, 3] and table.loc["SFT"].tolist() == [45.0, -70.0, 2, 0, 2]
+    assert list(table.columns) == ["TI_other median", "TI_non median", "TI_other > 0", "TI_non > 0", "pairs"]
+    assert transfer.zoo_sentences(zoo) == [
+        "TI_other: median RL +10.0 (2 of 3 positive), median SFT +45.0 (2 of 2 positive)",
+        "TI_non: median RL +1.0 (2 of 3 positive), median SFT -70.0 (0 of 2 positive)"]
+
+
+def _runs_records():
+    """Notebook 04's records: the base, sft-think and grpo with two seeds, a released pair."""
+    n = 20
+    half = [1.0] * (n // 2) + [0.0] * (n // 2)
+    base = {t: half for t in ("m1", "m2", "o1", "o2", "n1", "n2")}
+    runs = {("base", "base", 0): base,
+            ("sft-think-seed0", "sft-think", 0): {**base, "m1": [1.0] * n, "n1": [0.0] * n, "n2": [0.0] * n},
+            ("sft-think-seed1", "sft-think", 1): {**base, "m1": [1.0] * n, "m2": [1.0] * 15 + [0.0] * 5, "n1": [0.0] * n},
+            ("grpo-seed0", "grpo", 0): {**base, "m1": [1.0] * 15 + [0.0] * 5},
+            ("grpo-seed1", "grpo", 1): {**base, "m2": [1.0] * 15 + [0.0] * 5, "o1": [1.0] * 12 + [0.0] * 8},
+            ("org/tuned", "zoo", -1): {**base, "m1": [1.0] * n},
+            ("org/base", "zoo-base", -1): base}
+    group = {t: {"m": "math", "o": "other", "n": "non"}[t[0]] for t in base}
+    return pd.DataFrame([dict(id=f"{t}-{i}", task=t, group=group[t], score=s, model=m, method=meth, seed=seed)
+                         for (m, meth, seed), tasks in runs.items() for t, items in tasks.items()
+                         for i, s in enumerate(items)])
+
+
+def test_our_runs_are_the_trained_arms_against_the_base():
+    records = _runs_records()
+    assert transfer.task_groups(records) == GROUPS
+    assert transfer.arm_runs(records).values.tolist() == [["sft-think-seed0", "sft-think", 0], ["sft-think-seed1", "sft-think", 1],
+                                                          ["grpo-seed0", "grpo", 0], ["grpo-seed1", "grpo", 1]]
+    ours = transfer.run_ti(records)
+    pairs = pd.DataFrame({"model": ["sft-think-seed0", "sft-think-seed1", "grpo-seed0", "grpo-seed1"], "base": "base"})
+    expected = transferability_index(transfer.percent_scores(records), pairs, GROUPS)
+    assert ours["TI_non"].tolist() == pytest.approx(expected["TI_non"].tolist())
+    assert list(ours.columns[-2:]) == ["method", "seed"] and ours.loc["grpo-seed1", "method"] == "grpo"
+    assert transfer.percent_scores(records).loc["grpo-seed1", "o1"] == pytest.approx(60)
+
+
+def test_bootstrap_runs_table_has_the_runs_then_the_arm_means():
+    records = _runs_records()
+    table, per_arm = transfer.bootstrap_runs(records, n_resamples=50, seed=0)
+    # the columns of reports/results/transfer.csv
+    assert list(table.columns) == ["model", "TI_other", "TI_other_low", "TI_other_high", "TI_non", "TI_non_low",
+                                   "TI_non_high", "undefined_share", "method", "seed"]
+    assert table.model.tolist() == ["sft-think-seed0", "sft-think-seed1", "grpo-seed0", "grpo-seed1"] + ["mean of seeds"] * 2
+    assert table.method.tolist()[-2:] == list(per_arm.index) and table.seed.isna().sum() == 2
+    ours = transfer.run_ti(records)
+    assert per_arm.loc["sft-think", "TI_non"] == pytest.approx(ours.loc[["sft-think-seed0", "sft-think-seed1"], "TI_non"].mean())
+    assert per_arm.loc["sft-think", "TI_non_high"] < 0  # it forgot non-reasoning in every resample
+    assert transfer.arm_order(per_arm) == ["sft-think", "grpo"]
+    again, _ = transfer.bootstrap_runs(records, n_resamples=50, seed=0)
+    assert again.equals(table)
+
+
+def _per_arm(rows):
+    """arm -> (TI_other, low, high, TI_non, low, high)."""
+    columns = ["TI_other", "TI_other_low", "TI_other_high", "TI_non", "TI_non_low", "TI_non_high"]
+    return pd.DataFrame(rows, index=columns).T.assign(undefined_share=0.0)
+
+
+def test_grpo_sentences_name_every_verdict():
+    per_arm = _per_arm({"grpo": [5, -5, 15, -10, -20, 0], "sft-think": [-50, -60, -40, -15, -25, -5],
+                        "rft": [10, 0, 20, float("nan"), float("nan"), float("nan")]})
+    assert transfer.grpo_sentences(per_arm) == [
+        "TI_other: grpo +5.0 [-5.0, +15.0] exceeds, with non-overlapping intervals sft-think -50.0 [-60.0, -40.0]",
+        "TI_non: grpo -10.0 [-20.0, +0.0] exceeds, but the intervals overlap sft-think -15.0 [-25.0, -5.0]",
+        "TI_other: grpo +5.0 [-5.0, +15.0] does NOT exceed rft +10.0 [+0.0, +20.0]",
+        "TI_non: grpo -10.0 [-20.0, +0.0] cannot be compared with (TI undefined: no math gain) rft undefined"]
+    assert transfer.grpo_sentences(per_arm.drop(index="grpo")) == []
+
+
+def test_metrics_round_and_leave_undefined_values_empty():
+    per_arm = _per_arm({"grpo": [5.123, -5, 15, -10, -20, 0], "rft": [10, 0, 20, float("nan"), 1, 2]})
+    metrics = transfer.metrics(per_arm)
+    assert list(metrics) == ["rft", "grpo"]  # schema.ARMS order
+    assert metrics["grpo"]["TI_other"] == 5.12 and metrics["rft"]["TI_non"] is None
+    assert list(metrics["grpo"]) == list(per_arm.columns)
+
+
+def test_live_zoo_ti_keeps_the_scored_pairs_only():
+    records = _runs_records()
+    empty = transfer.live_zoo_ti(records, [])
+    assert empty.empty and empty.index.name == "model" and list(empty.columns) == ["TI_other", "TI_non"]
+    zoo = [{"name": "org/tuned", "base": "org/base"}, {"name": "org/unscored", "base": "org/base"}]
+    live = transfer.live_zoo_ti(records, zoo)
+    assert list(live.index) == ["org/tuned"] and live.loc["org/tuned", "TI_non"] == 0  # a math gain only
+
+
+def test_ti_points_label_the_zoo_and_our_arms():
+    zoo = pd.DataFrame({"TI_other": [1.0], "TI_non": [2.0], "base": ["b"], "method": ["RL"]},
+                       index=pd.Index(["z"], name="model"))
+    per_arm = _per_arm({"grpo": [5, -5, 15, -10, -20, 0]})
+    points = transfer.ti_points(zoo, per_arm)
+    assert points.model.tolist() == ["z", "grpo"] and points.method.tolist() == ["zoo RL", "mini-world grpo"]
+    assert points.loc[points.model == "grpo", "TI_non_high"].item() == 0

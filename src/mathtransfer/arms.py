@@ -7,29 +7,25 @@ The paper's controlled study trains ONE base on the SAME math-only problems in f
 `run` trains one arm and returns its curve. A rerun with the same settings resumes from the newest
 complete checkpoint (after a crash or kill -9); a rerun with other settings, data, code or
 libraries starts afresh, because the checkpoint folder carries a fingerprint (run.json) of what
-produced it. `evaluate_checkpoints`
-scores the base (step 0) and every checkpoint on a fixed test subset: the matched-gain curves.
+produced it. `score_checkpoints` scores the base (step 0) and every checkpoint on a fixed test
+subset (the matched-gain curves), through generation.records: training never imports evaluation.
 Left out: the trainers themselves (sft.py, grpo.py) and the full final evaluation (evaluate stage).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
+import sys
 import time
 
 import pandas as pd
 from datasets import Dataset, load_from_disk
-from importlib.metadata import version
 
-from . import evaluate, grpo, models, sft
+from . import checkpoints, generation, grpo, models, sft
 from .config import TrainConfig
-from .data import RL_SET
+from .schema import ARMS, GROUPS, RL_SET, run_name
 from .storage import atomic_dir
 
-# arm -> the column of the math training split it learns from (grpo learns from its own rollouts)
-ARMS = {"sft-think": "teacher_think", "sft-nothink": "teacher_nothink", "rft": "target", "grpo": None}
 # TRL log keys -> curve columns (a key an arm does not log stays empty)
 CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
                  "reward": "reward", "reward_std": "reward_std", "completions/mean_length": "completion_length",
@@ -43,12 +39,11 @@ ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
             "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_prompts_per_step", "num_generations",
                                    "max_completion_length", "temperature", "beta", "epsilon",
                                    "epsilon_high", "format_weight", "use_vllm")}
-LIBRARIES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "datasets")
 
 
-def run_name(arm: str, seed: int) -> str:
-    """A run's folder name, under train.out_dir (final model) and train.checkpoint_dir."""
-    return f"{arm}-seed{seed}"
+def settings(arm: str, cfg: TrainConfig) -> dict:
+    """The train settings `arm` reads (ARM_KEYS), for its checkpoint fingerprint."""
+    return {key: getattr(cfg, key) for key in ARM_KEYS[arm]}
 
 
 def math_split(train: Dataset, seed: int, arm: str | None = None) -> Dataset:
@@ -62,66 +57,6 @@ def math_split(train: Dataset, seed: int, arm: str | None = None) -> Dataset:
     elif arm in ("rft", "grpo") and RL_SET in set(rows["benchmark"]):
         rows = rows.filter(lambda benchmark: benchmark == RL_SET, input_columns="benchmark")
     return rows.shuffle(seed=seed)
-
-
-def _base_identity(base_path: str) -> str:
-    """A hub id as is; a local model by the hash of its weights and config."""
-    if not os.path.isdir(base_path):
-        return base_path
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(base_path)):
-        if name.endswith((".safetensors", ".json")):
-            with open(os.path.join(base_path, name), "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def _code_identity() -> str:
-    """Hash of the package's sources: a code change must not resume an old run."""
-    digest = hashlib.sha256()
-    root = os.path.dirname(os.path.abspath(__file__))
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs.sort()
-        for name in sorted(f for f in files if f.endswith(".py")):
-            with open(os.path.join(folder, name), "rb") as fh:
-                digest.update(name.encode() + fh.read())
-    return digest.hexdigest()[:16]
-
-
-def fingerprint(arm: str, seed: int, cfg: TrainConfig, base_path: str, data_fingerprint: str) -> dict:
-    """Everything that decides what a run trains: resuming is only allowed onto the same
-    (settings the arm reads, seed, base weights, data, code, library versions, device)."""
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return dict(arm=arm, seed=seed, base=_base_identity(base_path), data=data_fingerprint,
-                code=_code_identity(), libraries={lib: version(lib) for lib in LIBRARIES},
-                device=device, dtype=str(models.default_dtype(device)),
-                train={k: getattr(cfg, k) for k in ARM_KEYS[arm]})
-
-
-def prepare_checkpoints(ckpt_dir: str, fp: dict) -> None:
-    """Keep ckpt_dir for a resume if it was made by the same settings, else empty it.
-    Refuses to delete a folder that is not a checkpoint folder."""
-    marker = os.path.join(ckpt_dir, "run.json")
-    if os.path.isdir(ckpt_dir):
-        if os.path.isfile(marker):
-            try:
-                with open(marker) as fh:
-                    if json.load(fh) == fp:
-                        return
-            except ValueError:  # cut short by a kill: not the same settings
-                pass
-        elif any(not (d.startswith(("checkpoint-", "README")) or d == "rft_data") for d in os.listdir(ckpt_dir)):
-            raise FileExistsError(f"{ckpt_dir}: not a checkpoint folder of this project; remove it or "
-                                  "choose another train.out_dir")
-        print(f"{ckpt_dir}: made by other settings or code; starting afresh")
-        shutil.rmtree(ckpt_dir)
-    os.makedirs(ckpt_dir)
-    with open(marker + ".tmp", "w") as fh:
-        json.dump(fp, fh, indent=1)
-    os.replace(marker + ".tmp", marker)
 
 
 def rft_rows(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, batch_size: int,
@@ -143,34 +78,39 @@ def rft_rows(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, batch_s
 
 
 def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
-        sample_batch_size: int = 128) -> tuple[pd.DataFrame, dict]:
+        sample_batch_size: int = 128) -> tuple[pd.DataFrame, dict, dict]:
     """Train `arm` from `base_path` on the math split of `train`; save the final model to
     <cfg.out_dir>/<arm>-seed<seed>, checkpoints to <cfg.checkpoint_dir>/<arm>-seed<seed>.
-    Returns (curve, info): the per-step curve and facts about the run (its folders, data, the step
-    it resumed from, rft's sampling time, the training loop's seconds per step). sample_batch_size: prompts per batch when rft samples."""
+    Returns (curve, facts, timing): the per-step curve; what the run is (its folders, data rows,
+    rft's sample counts, final step), the same however often it was interrupted; and how this
+    execution went (the step it resumed from, wall times, the training loop's seconds per step),
+    which changes from run to run. sample_batch_size: prompts per batch when rft samples."""
     if arm not in ARMS:
         raise ValueError(f"arm: expected one of {', '.join(ARMS)}, got {arm!r}")
     out_dir = os.path.join(cfg.out_dir, run_name(arm, seed))
     ckpt = os.path.join(cfg.checkpoint_dir, run_name(arm, seed))
-    prepare_checkpoints(ckpt, fingerprint(arm, seed, cfg, base_path, train._fingerprint))
-    resumed_from = sft.checkpoint_step(sft.last_complete_checkpoint(ckpt))
+    checkpoints.prepare_checkpoints(ckpt, checkpoints.fingerprint(arm, seed, settings(arm, cfg), base_path,
+                                                                  train._fingerprint))
+    resumed_from = checkpoints.checkpoint_step(checkpoints.last_complete_checkpoint(ckpt))
     rows = math_split(train, seed, arm)
     if len(rows) == 0:
         raise ValueError(f"{arm}: the training split has no math rows for this arm (column "
                          f"{ARMS[arm] or 'prompt'}); for hub data map the column with data.sft_columns")
-    info = dict(arm=arm, seed=seed, out_dir=out_dir, checkpoint_dir=ckpt, resumed_from_step=resumed_from,
-                math_rows=len(rows))
+    facts = dict(arm=arm, seed=seed, out_dir=out_dir, checkpoint_dir=ckpt, math_rows=len(rows))
+    timing = dict(resumed_from_step=resumed_from)
     start = time.perf_counter()
     if arm == "grpo":
         history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt)
     else:
         if arm == "rft":
             rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
-            info.update(json.loads(rows.info.description), kept=len(rows),
-                        sampling_seconds=round(time.perf_counter() - start, 1))
+            facts.update(json.loads(rows.info.description), kept=len(rows))
+            timing["sampling_seconds"] = round(time.perf_counter() - start, 1)
         history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed, checkpoints=ckpt)
-    info.update(run_seconds=round(time.perf_counter() - start, 1), **_speed(history, resumed_from))
-    return curves(history), info
+    curve = curves(history)
+    facts["final_step"] = int(curve["step"].max()) if len(curve) else 0
+    timing.update(run_seconds=round(time.perf_counter() - start, 1), **_speed(history, resumed_from))
+    return curve, facts, timing
 
 
 def _speed(history: list[dict], resumed_from: int) -> dict:
@@ -193,48 +133,49 @@ def curves(history: list[dict]) -> pd.DataFrame:
     return frame.drop_duplicates("step", keep="last").reset_index(drop=True)
 
 
-def prune_checkpoints(ckpt_dir: str) -> int:
-    """Delete the optimizer, scheduler and RNG states of every checkpoint but the newest (only the
-    newest is ever resumed from; the others are kept for their weights); returns bytes freed."""
-    freed = 0
-    for _, path in sft.checkpoint_folders(ckpt_dir)[:-1]:
-        for name in os.listdir(path):
-            if name.startswith(("optimizer", "scheduler", "rng_state", "scaler")):
-                freed += os.path.getsize(os.path.join(path, name))
-                os.remove(os.path.join(path, name))
-    return freed
-
-
-def evaluate_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: int, test: Dataset,
-                         n_items: int, batch_size: int, max_new_tokens: int) -> pd.DataFrame:
+def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: int, test: Dataset,
+                      n_items: int, batch_size: int, max_new_tokens: int) -> pd.DataFrame:
     """Greedy accuracy per task of the base (step 0), every checkpoint, and the final model in
-    out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n."""
-    points = [(0, base_path)] + [(s, p) for s, p in sft.checkpoint_folders(ckpt_dir) if s <= final_step]
+    out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n.
+    Then the optimizer states of all but the newest checkpoint are dropped (checkpoints.prune_checkpoints):
+    only the newest is ever resumed from, the others are kept for their weights."""
+    points = [(0, base_path)] + [(s, p) for s, p in checkpoints.checkpoint_folders(ckpt_dir) if s <= final_step]
     if points[-1][0] != final_step:
         points.append((final_step, out_dir))
     tables = []
     for step, path in points:
         model, tokenizer = models.load_model(path, "full")
-        records = evaluate.evaluate(model, tokenizer, test, n_items, batch_size, max_new_tokens)
+        records = generation.records(model, tokenizer, test, n_items, batch_size, max_new_tokens)
         table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
         tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step))
+    checkpoints.prune_checkpoints(ckpt_dir)
     return pd.concat(tables)[["step", "task", "group", "accuracy", "n"]].reset_index(drop=True)
+
+
+def group_change(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy per step and group (math, other, non) of score_checkpoints' table; the first
+    row is the base (step 0), the last the final model."""
+    return scores.groupby(["step", "group"], sort=False).accuracy.mean().unstack("group")[list(GROUPS)]
 
 
 USAGE = "usage: [accelerate launch -m] python -m mathtransfer.arms ARM SEED [PARAMS_FILE]"
 
-if __name__ == "__main__":
-    # The training entry point without the notebook (no checkpoint scoring or plots), so that a run
-    # can be spread over several GPUs: `accelerate launch -m mathtransfer.arms grpo 0`.
-    import sys
-
+def main(args: list[str]) -> int:
+    """The training entry point without the notebook (no checkpoint scoring or plots), so that a run
+    can be spread over several GPUs: `accelerate launch -m mathtransfer.arms grpo 0`."""
     from . import config, data
 
-    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ARMS or not sys.argv[2].isdigit():
-        sys.exit(USAGE)
-    params = config.read_params(sys.argv[3] if len(sys.argv) == 4 else "params.yaml")
+    if len(args) not in (2, 3) or args[0] not in ARMS or not args[1].isdigit():
+        print(USAGE, file=sys.stderr)
+        return 2
+    params = config.read_params(args[2] if len(args) == 3 else "params.yaml")
     train_cfg = config.parse(config.TrainConfig, params.get("train"), "train")
     base_cfg = config.parse(config.BaseConfig, params.get("base"), "base")
     data_cfg = config.parse(config.DataConfig, params.get("data"), "data")
-    curve, info = run(sys.argv[1], train_cfg, base_cfg.out_dir, data.load(data_cfg.out_dir)["train"], int(sys.argv[2]))
-    print(json.dumps(info))
+    curve, facts, timing = run(args[0], train_cfg, base_cfg.out_dir, data.load(data_cfg.out_dir)["train"], int(args[1]))
+    print(json.dumps(dict(facts, **timing)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

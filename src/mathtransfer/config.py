@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-MATH_TASKS = ("arith", "word", "algebra", "sequence")
+from . import registry
+
+MATH_TASKS = tuple(registry.tasks_in("math"))
 # Folders of the repository itself: an output written there would replace source files.
 PROTECTED = {".git", ".dvc", ".ci", "src", "notebooks", "tests", "profiles", "tools", "benchmarks", "reports"}
 
@@ -59,16 +61,13 @@ class SharedConfig:
 
 
 def _benchmarks_ok(value) -> bool:
-    from .hub import benchmark_spec
-
     try:
-        return all(isinstance(name, str) and benchmark_spec(name) for name in value)
+        return all(isinstance(name, str) and registry.benchmark(name) for name in value)
     except KeyError:
         return False
 
 
-BENCHMARK_NAMES = ("benchmark names of hub.BENCHMARKS (MATH500, AIME24, AIME25, OlympiadBench, GPQA-Diamond, "
-                   "LiveCodeBench, ACPBench, HeadQA, CoQA, IFEval, HaluEval, MC-TACO)")
+BENCHMARK_NAMES = f"benchmark names of registry.BENCHMARKS ({registry.BENCHMARK_NAMES})"
 
 
 @dataclass
@@ -96,7 +95,7 @@ class DataConfig:
     sft_columns: dict = param({}, "hub source: our field -> the SFT set's column, where it differs from "
                               "hub.SFT_COLUMNS (e.g. {teacher_think: response}).")
     rl_columns: dict = param({}, "hub source: our field -> the RL set's column, where it differs from hub.RL_COLUMNS.")
-    benchmarks: list = param([], "hub source: benchmark names to evaluate on (hub.BENCHMARKS); [] means all twelve. "
+    benchmarks: list = param([], "hub source: benchmark names to evaluate on (registry.BENCHMARKS); [] means all twelve. "
                              "A gated or unreachable one is left out and reported missing.",
                              valid=(lambda v: isinstance(v, list) and _benchmarks_ok(v), "a list of " + BENCHMARK_NAMES))
     benchmark_sources: dict = param({}, "hub source: benchmark name -> local file or hub id that replaces its "
@@ -142,9 +141,7 @@ class BaseConfig:
 
 
 def _tasks_ok(value) -> bool:
-    from .tasks import known
-
-    return isinstance(value, list) and all(isinstance(t, str) and known(t) for t in value)
+    return isinstance(value, list) and all(isinstance(t, str) and registry.known(t) for t in value)
 
 
 @dataclass
@@ -157,7 +154,7 @@ class EvalConfig:
     max_new_tokens: int = param(80, "Generation budget per response, in tokens (teacher-style traces reach ~60).", ge=1)
     sampled_tasks: list = param([], "Tasks scored by the mean over n_samples sampled answers, as the paper does for "
                                 "AIME and GPQA (e.g. [word, algebra, kb_chain]); all others greedy.",
-                                valid=(_tasks_ok, "a list of task names (mathtransfer.tasks.TASKS, or hub.BENCHMARKS' tasks)"))
+                                valid=(_tasks_ok, "a list of task names (registry.TASKS, or registry.BENCHMARKS' tasks)"))
     n_samples: int = param(4, "Sampled answers per item of a sampled task.", ge=1)
     sample_temperature: float = param(0.6, "Temperature for sampled tasks (the paper: 0.6).", gt=0)
     top_p: float = param(0.95, "Nucleus sampling for sampled tasks (the paper: 0.95).", gt=0, le=1)
@@ -438,21 +435,23 @@ def apply_profile(path: str, profile_path: str) -> None:
 USAGE = ("usage: python -m mathtransfer.config PARAMS_FILE [SECTION ...] [--exists=SECTION.KEY ...]\n"
          "       python -m mathtransfer.config PARAMS_FILE --apply=PROFILE_FILE")
 
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    if len(args) == 2 and args[1].startswith("--apply="):
-        try:
-            apply_profile(args[0], args[1].split("=", 1)[1])
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            sys.exit(2)
-        sys.exit(0)
-    inputs = tuple(a.split("=", 1)[1] for a in args if a.startswith("--exists="))
-    if not args or args[0].startswith("--") or any(i.split(".")[0] not in SECTIONS or "." not in i for i in inputs):
-        print(USAGE, file=sys.stderr)
-        sys.exit(2)
+def main(args: list[str]) -> int:
+    """The command line (USAGE): 0 when the params are valid (or the profile was applied), else 2
+    with one line on stderr."""
     try:
+        if len(args) == 2 and args[1].startswith("--apply="):
+            apply_profile(args[0], args[1].split("=", 1)[1])
+            return 0
+        inputs = tuple(a.split("=", 1)[1] for a in args if a.startswith("--exists="))
+        if not args or args[0].startswith("--") or any(i.split(".")[0] not in SECTIONS or "." not in i for i in inputs):
+            print(USAGE, file=sys.stderr)
+            return 2
         check(args[0], [a for a in args[1:] if not a.startswith("--")], inputs)
     except ConfigError as err:
         print(err, file=sys.stderr)
-        sys.exit(2)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

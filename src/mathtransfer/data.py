@@ -20,13 +20,11 @@ from datasets import Dataset, DatasetDict, load_from_disk
 
 from .config import DataConfig
 from .storage import atomic_dir
-from .tasks import TASKS
+from .registry import BENCHMARKS, TASKS
+from .scorers import score
+from .schema import COLUMNS
 
-COLUMNS = ["id", "task", "group", "benchmark", "prompt", "answer", "target",
-           "teacher_think", "teacher_nothink", "meta"]
 MAX_TRIES_PER_ITEM = 50
-# `benchmark` of the hub source's training rows: the SFT set (teacher traces) and the RL set
-SFT_SET, RL_SET = "math_sft_40K", "math_rl_48k"
 
 
 def _draw(task: str, n: int, rng: random.Random, wrong_share: float, split: str,
@@ -141,4 +139,46 @@ def summary(dataset: DatasetDict) -> pd.DataFrame:
                     target_chars=("target_chars", "mean"))
                .round(1).reset_index())
     gone = [dict(benchmark=name, split="test", items=0, missing=why) for name, why in missing(dataset).items()]
-    return pd.concat([table, pd.DataFrame(gone)], ignore_index=True) if gone else table
+    table = pd.concat([table, pd.DataFrame(gone)], ignore_index=True) if gone else table
+    unique = dataset["train"].to_pandas().groupby("task")["prompt"].nunique().rename("unique_train_prompts")
+    table = table.merge(unique, left_on="task", right_index=True, how="left")
+    table.loc[table.split == "test", "unique_train_prompts"] = pd.NA
+    return table
+
+
+def task_table(source: str) -> pd.DataFrame:
+    """The registry's tasks of a source (miniworld: the twelve synthetic tasks; hub: the paper's
+    benchmarks, with their Hub ids): task, group, benchmark, scorer, chance."""
+    if source == "hub":
+        from .hub import SOURCES
+
+        rows = [dict(task=t.name, group=t.group, benchmark=t.benchmark, hub_id=SOURCES[t.benchmark].hub_id,
+                     scorer=t.scorer, chance=t.chance) for t in BENCHMARKS.values()]
+    else:
+        rows = [dict(task=t.name, group=t.group, mirrors=t.benchmark, scorer=t.scorer, chance=t.chance)
+                for t in TASKS.values()]
+    return pd.DataFrame(rows)
+
+
+def checks(dataset: DatasetDict, wrong_share: dict[str, float]) -> dict:
+    """Checks on generated data, by the scorers that evaluate models: test prompts found in train
+    (should be 0); share of teacher traces scored correct per style (should be 1); for the
+    mini-world, the share of correct non-math base targets (should be 1) and, per math task, the
+    measured share of wrong base-style traces against `wrong_share`."""
+    train, test = dataset["train"].to_pandas(), dataset["test"].to_pandas()
+
+    def correct(frame: pd.DataFrame, column: str) -> pd.Series:
+        return pd.Series([score(t, r, a, m) for t, r, a, m in zip(frame.task, frame[column], frame.answer, frame.meta)],
+                         index=frame.index, dtype=float)
+
+    math = train[train.group == "math"]
+    result = dict(test_prompts_in_train=len(set(test.prompt) & set(train.prompt)),
+                  teacher_correct={style: round(float(correct(math[math[style] != ""], style).mean()), 4)
+                                   for style in ("teacher_think", "teacher_nothink") if (math[style] != "").any()})
+    if (train.target != "").all() and set(train.task) <= set(TASKS):  # base-style targets: mini-world only
+        other = train[train.group != "math"]
+        result["nonmath_targets_correct"] = round(float(correct(other, "target").mean()), 4)
+        wrong = 1 - correct(math, "target").groupby(math.task, sort=False).mean()
+        result["wrong_share"] = pd.DataFrame({"measured": wrong.round(4),
+                                              "param": [wrong_share.get(t) for t in wrong.index]})
+    return result

@@ -14,9 +14,15 @@ Matched gain: arms reach different math gains, so comparing end points mixes "ho
 learned" with "what it cost". `gains` puts every checkpoint's change on each group (vs the same
 run's step 0, the base) side by side; `at_math_gain` reads each run's other and non-reasoning
 change where its math gain first reaches a target, interpolating linearly between checkpoints.
+`read_runs`, `final_gains`, `matched_level` and the sentence helpers serve notebook 03.
 Left out: the plots (plots.py).
 """
 from __future__ import annotations
+
+import glob
+import json
+import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -88,3 +94,74 @@ def at_math_gain(run_gains: pd.DataFrame, target: float) -> pd.DataFrame:
                 row[key] = float(prev[key] + t * (cur[key] - prev[key])) if i else float(cur[key])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def read_runs(folder: str, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(curves, checkpoint scores, run facts) of every run in folder (the training stages'
+    <run>_curve.csv, <run>_checkpoints.csv, <run>_run.json), for the seeds asked only (files of
+    seeds dropped from params stay on disk until removed)."""
+    def read(pattern, reader):
+        files = sorted(glob.glob(os.path.join(folder, pattern)))
+        if not files:
+            raise FileNotFoundError(f"{folder}: no {pattern} files; run the training stages first (dvc repro)")
+        return reader(files)
+
+    curves = read("*_curve.csv", lambda fs: pd.concat([pd.read_csv(f) for f in fs]))
+    scores = read("*_checkpoints.csv", lambda fs: pd.concat([pd.read_csv(f) for f in fs]))
+    facts = read("*_run.json", lambda fs: pd.DataFrame([json.load(open(f)) for f in fs]))
+    return tuple(t[t.seed.isin(seeds)].reset_index(drop=True) for t in (curves, scores, facts))
+
+
+def final_gains(run_gains: pd.DataFrame, arm_order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(final, spread): each run's change per group at its last step, and per arm the mean, std,
+    min and max of those over seeds."""
+    final = run_gains.loc[run_gains.groupby(["arm", "seed"]).step.idxmax()].reset_index(drop=True)
+    spread = final.groupby("arm")[["math", "other", "non"]].agg(["mean", "std", "min", "max"]).reindex(arm_order)
+    return final, spread
+
+
+def aim_verdicts(spread: pd.DataFrame, aim: float) -> list[str]:
+    """One sentence per arm: its math gain with seed range, and whether every seed reaches `aim`."""
+    return [f"{arm}: math gain {row[('math', 'mean')]:+.3f} (seeds {row[('math', 'min')]:+.3f} to "
+            f"{row[('math', 'max')]:+.3f}); {'every seed reaches' if row[('math', 'min')] >= aim else 'NOT every seed reaches'}"
+            f" the +{aim:.2f} aim" for arm, row in spread.iterrows()]
+
+
+def indicator_summary(indicators: pd.DataFrame, arm_order: list[str]) -> pd.DataFrame:
+    """Table 7 analogue: the indicators' mean over seeds per arm, plus `halved`, the number of
+    seeds whose gradient norm halved within the window."""
+    table = indicators.groupby("arm")[INDICATORS].mean().reindex(arm_order)
+    table["halved"] = indicators.groupby("arm").half_life.count().reindex(arm_order)
+    return table
+
+
+def versus(table: pd.DataFrame, reference: str, columns: list[str], lower: bool = False) -> list[str]:
+    """Sentences comparing each other arm of `table` (index: arm) with the `reference` arm, per
+    column: how many arms are higher (or, lower=True, lower) than the reference, and which."""
+    others = [a for a in table.index if a != reference]
+    if reference not in table.index or not others:
+        return []
+    sentences = []
+    for column in columns:
+        ref = table.loc[reference, column]
+        # NaN compares False: an arm without a value is never counted
+        beyond = [a for a in others if (table.loc[a, column] < ref if lower else table.loc[a, column] > ref)]
+        sentences.append(f"{column}: {reference} {ref:+.4f}; {'lower' if lower else 'higher'} in {len(beyond)} of "
+                         f"{len(others)} other arms ({', '.join(beyond) or 'none'})")
+    return sentences
+
+
+def matched_level(run_gains: pd.DataFrame, cap: float = 0.10) -> tuple[float, list[tuple[str, int]]]:
+    """The matched-gain rule: (level, runs without gain). The level is the largest math gain,
+    rounded down to 0.001, that every run with a gain reaches, capped at `cap`; runs whose math
+    never rises above the base are left out (and returned). 0 when no run gains."""
+    best = run_gains.groupby(["arm", "seed"]).math.max()
+    without = [(arm, int(seed)) for arm, seed in best[best <= 0].index]
+    reached = float(best[best > 0].min()) if (best > 0).any() else 0.0
+    return math.floor(1000 * min(cap, reached)) / 1000, without
+
+
+def training_metrics(spread: pd.DataFrame) -> dict:
+    """reports/metrics/training.json: per arm, each group's final change (mean, std, min, max over seeds)."""
+    return {arm: {f"{group}_change_{stat}": None if pd.isna(value) else round(float(value), 4)
+                  for (group, stat), value in spread.loc[arm].items()} for arm in spread.index}

@@ -1,13 +1,17 @@
-"""Evaluation: batched generation through the chat template, per-item records, per-task accuracy.
+"""Evaluation: which models the evaluate stage scores, their per-item records and per-task
+accuracy (bootstrap interval over the test items, scipy.stats.bootstrap), and the paper's
+Table 1 / Figure 1 analogues built from the tidy accuracy table: per-arm task means, the seed
+spread, each arm's change over the base per group, and the headline metrics.
 
-Generation is batched with left padding and the KV cache (`model.generate`); prompts are sorted
-by length so that a batch wastes little on padding, and results are returned in input order.
-Each response is scored by its task's scorer (tasks.score: the same code the rewards use).
-Tasks the paper samples can be scored as the mean over n sampled answers (temperature, top-p);
-per-task accuracy carries a bootstrap interval over the test items (scipy.stats.bootstrap).
-Left out: vLLM generation (GPU profile, optional), several adapters in one batch.
+Accuracy tables have one row per model and task (columns of `accuracy` below); "arms" are the
+trained methods of schema.ARMS, compared with the one model whose method is "base".
+Left out: generation and scoring of a response (generation.py, scorers.py), the Transferability
+Index (transfer.py), figures (plots.py), and writing files (the notebook writes what these return).
 """
 from __future__ import annotations
+
+import gc
+import time
 
 import numpy as np
 import pandas as pd
@@ -15,80 +19,54 @@ import torch
 from scipy import stats
 from datasets import Dataset
 
-from .tasks import chance, score
-from .tasks.scoring import extract_answer
+from . import generation
+from .config import EvalConfig
+from .generation import first_per_task, generate
+from .models import Run, load_model
+from .registry import chance
+from .schema import ARMS, GROUPS
+from .scorers import score
+
+BASE = "base"  # the method (and model name) of the shared base
+ZOO, ZOO_BASE = "zoo", "zoo-base"  # methods of released models and of their bases
 
 
-def chat_prompts(tokenizer, prompts: list[str]) -> list[str]:
-    """User messages -> prompt strings ending with the assistant header."""
-    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                          add_generation_prompt=True) for p in prompts]
+def models_to_evaluate(base_path: str, runs: list[Run], zoo: list[dict], seed: int) -> list[Run]:
+    """The base (named "base", with the stage's seed), the trained runs (models.trained_runs), then
+    each released pair of `evaluation.zoo` ({name, base}: hub ids or paths) as a "zoo" model and
+    its "zoo-base" (seed -1: neither was trained here); a model already listed is not added twice."""
+    listed = [Run(BASE, BASE, seed, base_path, base_path), *runs]
+    for entry in zoo:
+        for name, method, base in ((entry["name"], ZOO, entry["base"]), (entry["base"], ZOO_BASE, entry["base"])):
+            if name not in {r.name for r in listed}:
+                listed.append(Run(name, method, -1, name, base))
+    return listed
 
 
-@torch.inference_mode()
-def generate(model, tokenizer, prompts: list[str], batch_size: int = 64, max_new_tokens: int = 48,
-             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0) -> list[str]:
-    """Responses (special tokens stripped) to user messages, in input order."""
-    texts = chat_prompts(tokenizer, prompts)
-    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    order = sorted(range(len(texts)), key=lambda i: lengths[i])
-    outputs: list[str] = [""] * len(texts)
-    model.eval()
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
-                          add_special_tokens=False).to(model.device)
-        generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                   temperature=temperature if do_sample else None,
-                                   top_p=top_p if do_sample and top_p < 1 else None, top_k=None,
-                                   pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-        new = generated[:, batch["input_ids"].shape[1]:]
-        for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
-            outputs[i] = text.strip()
-    return outputs
-
-
-def first_per_task(test: Dataset, n_per_task: int) -> Dataset:
-    """The first n items of every task (the test split is ordered by task, then item)."""
-    counts: dict[str, int] = {}
-    keep = []
-    for i, task in enumerate(test["task"]):
-        counts[task] = counts.get(task, 0) + 1
-        if counts[task] <= n_per_task:
-            keep.append(i)
-    return test.select(keep)
-
-
-def evaluate(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int, max_new_tokens: int,
-             sampled_tasks=(), n_samples: int = 1, temperature: float = 0.6, top_p: float = 0.95,
-             seed: int = 0) -> pd.DataFrame:
-    """Per-item records: id, task, group, benchmark, prompt, answer, output, parsed, score, samples.
-
-    Greedy decoding, except for `sampled_tasks`, whose items get n_samples sampled answers
-    (temperature, top_p) and score the mean of theirs, as the paper does for AIME and GPQA;
-    output and parsed then show the first sample."""
-    items = first_per_task(test, n_per_task)
-    prompts = items["prompt"]
-    sampled = [t in sampled_tasks for t in items["task"]]
-    greedy_idx = [i for i, s in enumerate(sampled) if not s]
-    outputs: list[list[str]] = [[] for _ in sampled]
-    for i, out in zip(greedy_idx, generate(model, tokenizer, [prompts[i] for i in greedy_idx],
-                                           batch_size, max_new_tokens)):
-        outputs[i] = [out]
-    sample_idx = [i for i, s in enumerate(sampled) if s]
-    if sample_idx:
-        torch.manual_seed(seed)
-        many = generate(model, tokenizer, [prompts[i] for i in sample_idx for _ in range(n_samples)],
-                        batch_size, max_new_tokens, True, temperature, top_p)
-        for j, i in enumerate(sample_idx):
-            outputs[i] = many[j * n_samples:(j + 1) * n_samples]
-    records = items.select_columns(["id", "task", "group", "benchmark", "prompt", "answer", "meta"]).to_pandas()
-    records["output"] = [o[0] for o in outputs]
-    records["parsed"] = [extract_answer(o[0]) for o in outputs]
-    records["score"] = [sum(score(t, x, a, m) for x in o) / len(o) for t, o, a, m in
-                        zip(records["task"], outputs, records["answer"], records["meta"])]
-    records["samples"] = [len(o) for o in outputs]
-    return records.drop(columns="meta")
+def evaluate_models(runs: list[Run], test: Dataset, ecfg: EvalConfig, seed: int
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every run loaded in turn (models.load_model, full weights) answers the test split
+    (generation.records) and is scored per task (accuracy). Returns (records, accuracy, timings):
+    records and accuracy carry model, method and seed; timings holds seconds_per_model,
+    total_seconds and items_per_model (wall times: for storage.write_timing, never a committed file)."""
+    records, accuracies, seconds = [], [], {}
+    for run in runs:
+        start = time.perf_counter()
+        model, tokenizer = load_model(run.path, "full")
+        rec = generation.records(model, tokenizer, test, ecfg.n_per_task, ecfg.batch_size, ecfg.max_new_tokens,
+                                 ecfg.sampled_tasks, ecfg.n_samples, ecfg.sample_temperature, ecfg.top_p, seed)
+        records.append(rec.assign(model=run.name, method=run.method, seed=run.seed))
+        accuracies.append(accuracy(rec, run.name, run.method, run.seed, n_resamples=ecfg.bootstrap_resamples,
+                                   rng_seed=seed))
+        del model  # one model in memory at a time (the GPU profile's models are GBs)
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        seconds[run.name] = round(time.perf_counter() - start, 1)
+    records = pd.concat(records, ignore_index=True)
+    timings = dict(seconds_per_model=seconds, total_seconds=round(sum(seconds.values()), 1),
+                   items_per_model=len(records) // max(len(runs), 1))
+    return records, pd.concat(accuracies, ignore_index=True), timings
 
 
 def pass_at_k(model, tokenizer, test: Dataset, tasks: list[str], n_per_task: int, k: int,
@@ -132,3 +110,83 @@ def group_means(acc: pd.DataFrame) -> pd.DataFrame:
     """Mean accuracy per model, method, seed and group (each task weighs the same)."""
     return (acc.groupby(["model", "method", "seed", "group"], sort=False)["accuracy"].mean()
                .unstack("group").reset_index())
+
+
+def arms_in(acc: pd.DataFrame) -> list[str]:
+    """The trained arms present in a tidy table (column method or arm), in schema.ARMS order."""
+    present = set(acc["method"] if "method" in acc else acc["arm"])
+    return [arm for arm in ARMS if arm in present]
+
+
+def _percent_by_method(acc: pd.DataFrame, aggfunc: str, methods: list[str]) -> pd.DataFrame:
+    return (acc.assign(accuracy=100 * acc["accuracy"])
+               .pivot_table(index="method", columns="task", values="accuracy", aggfunc=aggfunc)
+               .reindex(index=methods, columns=list(dict.fromkeys(acc["task"]))))
+
+
+def table1(acc: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 analogue: accuracy (%) per task of the base and of each arm (mean over its seeds),
+    then one [group] column per group: the mean of that group's task columns."""
+    table = _percent_by_method(acc, "mean", [BASE] + arms_in(acc))
+    group_of = acc.drop_duplicates("task").set_index("task")["group"]
+    for group in GROUPS:
+        table[f"[{group}]"] = table[[t for t in table.columns if group_of.get(t) == group]].mean(axis=1)
+    return table
+
+
+def seed_spread(acc: pd.DataFrame) -> pd.DataFrame:
+    """Each arm's standard deviation over seeds of its task accuracies (%)."""
+    return _percent_by_method(acc, "std", arms_in(acc))
+
+
+def first_seed_intervals(acc: pd.DataFrame) -> pd.DataFrame:
+    """"accuracy [low, high]" (%, whole points) per task for the first seed of the base and each arm."""
+    first = acc[acc["seed"] == acc.groupby("method")["seed"].transform("min")]
+    text = [f"{100 * a:.0f} [{100 * lo:.0f}, {100 * hi:.0f}]"
+            for a, lo, hi in zip(first["accuracy"], first["ci_low"], first["ci_high"])]
+    return (first.assign(interval=text).pivot(index="method", columns="task", values="interval")
+                 .reindex(index=[BASE] + arms_in(acc), columns=list(dict.fromkeys(acc["task"]))))
+
+
+def base_scores(acc: pd.DataFrame) -> pd.Series:
+    """The base's mean accuracy (points, 0-100) per group."""
+    base = acc[acc["method"] == BASE]
+    if base["model"].nunique() != 1:
+        raise ValueError(f"accuracy: expected one model with method {BASE!r}, got {sorted(set(base['model']))}")
+    return base.groupby("group")["accuracy"].mean().mul(100)
+
+
+def group_gains(acc: pd.DataFrame) -> pd.DataFrame:
+    """Figure 1 analogue, tidy: per arm, seed and group, the group's mean accuracy (score, points)
+    and its change over the base's; sorted by arm, seed, group."""
+    arms = acc[acc["method"].isin(list(ARMS))]  # released models (zoo) are compared in notebook 05
+    gains = (arms.groupby(["method", "seed", "group"])["accuracy"].mean().mul(100).rename("score")
+                 .reset_index().rename(columns={"method": "arm"}))
+    gains["change"] = gains["score"] - gains["group"].map(base_scores(acc))
+    return gains
+
+
+def gain_summary(gains: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std, min and max over seeds of each arm's change per group (points, 1 decimal)."""
+    return gains.groupby(["arm", "group"])["change"].agg(["mean", "std", "min", "max"]).round(1)
+
+
+def gain_sentences(gains: pd.DataFrame) -> list[str]:
+    """One sentence per arm: its mean change per group, with the seed range on math."""
+    lines = []
+    for arm in arms_in(gains):
+        change = gains[gains["arm"] == arm].groupby("group")["change"]
+        mean, low, high = change.mean(), change.min(), change.max()
+        lines.append(f"{arm}: math {mean['math']:+.1f} (seeds {low['math']:+.1f} to {high['math']:+.1f}), "
+                     f"other {mean['other']:+.1f}, non-reasoning {mean['non']:+.1f} points")
+    return lines
+
+
+def metrics(gains: pd.DataFrame, acc: pd.DataFrame) -> dict:
+    """reports/metrics/evaluate.json: each arm's mean change per group over seeds, then the base's
+    group scores (points, 2 decimals)."""
+    out = {arm: {g: round(float(gains.loc[(gains["arm"] == arm) & (gains["group"] == g), "change"].mean()), 2)
+                 for g in GROUPS} for arm in arms_in(gains)}
+    base = base_scores(acc)
+    out[BASE] = {g: round(float(base[g]), 2) for g in GROUPS}
+    return out

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datasets import Dataset
 
 from . import models
+from .checkpoints import default_checkpoint_dir, train_and_save
 from .config import TrainConfig
 from .rewards import correctness_reward, format_reward
-from .sft import default_checkpoint_dir, train_and_save
+from .trainer_args import run_args
 
 
 def as_prompts(rows: Dataset) -> Dataset:
@@ -45,8 +46,8 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
         temperature=cfg.temperature, beta=cfg.beta, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
         max_grad_norm=cfg.max_grad_norm, reward_weights=weights, logging_steps=1,
         save_strategy="steps", save_steps=cfg.save_steps,
-        **models.trainer_run_args(seed, cfg.gradient_checkpointing, cfg.optim, cfg.grad_accum),
+        **run_args(seed, cfg.gradient_checkpointing, cfg.optim, cfg.grad_accum),
     )
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=as_prompts(rows),
                           processing_class=tokenizer)
-    return train_and_save(trainer, tokenizer, out_dir, cfg.mode)
+    return train_and_save(trainer, tokenizer, out_dir)

@@ -18,7 +18,7 @@ all twelve benchmarks; math_rl_48k `question`/`golden_answer`; math_sft_40K `que
 `no_think_response`. Guessed (hence the `columns` parameter): math_sft_40K's thinking trace
 (`think_response`) and gold answer (`golden_answer`, named as in math_rl_48k).
 
-Scorers: tasks.scoring's, plus sandbox.score_code for LiveCodeBench (the public tests, run in a
+Scorers (named in registry.BENCHMARKS, resolved by scorers.py): tasks.scoring's, plus sandbox.score_code for LiveCodeBench (the public tests, run in a
 limited subprocess) and scoring.score_ifeval (lm-evaluation-harness's IFEval checks, strict,
 instruction level); those two have an empty `answer` (their checks live in meta).
 Left out: few-shot examples (ACPBench's 2-shot CoT), HaluEval's dialogue and summarization parts
@@ -37,9 +37,9 @@ from datasets import Dataset, concatenate_datasets, load_dataset
 from datasets.exceptions import DatasetNotFoundError
 from huggingface_hub.errors import GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError
 
-from . import sandbox
-from .data import COLUMNS, RL_SET, SFT_SET
-from .tasks import scoring
+from . import registry
+from .schema import COLUMNS, RL_SET, SFT_SET
+from .tasks.scoring import last_boxed
 
 MATH_PROMPT = ("Solve the following math problem. Present the final answer in the format: "
                "Final Answer: \\boxed{{your_answer}}.\nProblem: {problem}\nAnswer:")
@@ -65,19 +65,6 @@ def math_gold(answer: object) -> str:
     if len(text) > 1 and text.startswith("$") and text.endswith("$"):
         text = text.strip("$").strip()
     return text if _PLAIN_NUMBER.fullmatch(text) else f"${text}$"
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last \\boxed{...} in text (nested braces allowed), or None."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, open_at = 0, start + len("\\boxed")
-    for i in range(open_at, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[open_at + 1:i].strip()
-    return None
 
 
 def _meta(fields: dict) -> str:
@@ -345,17 +332,13 @@ def _mc_taco(row: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class Benchmark:
-    """Where one of the paper's benchmarks lives on the Hub and how its rows become items."""
-    task: str  # our task name (an item's `task`)
-    group: str  # math | other | non
-    benchmark: str  # the paper's name (an item's `benchmark`)
+class Source:
+    """Where one of the paper's benchmarks lives on the Hub and how its rows become items (its
+    task name, group, scorer and chance are in registry.BENCHMARKS)."""
     hub_id: str
     configs: tuple[str | None, ...]  # read and concatenated in order (None: the default config)
     split: str
     to_item: Callable[[dict], dict | None]  # row -> prompt, answer, meta (None: row skipped)
-    chance: float  # expected score of a uniform random guess
-    score: Callable[[object, str, str], float]  # (response, answer, meta) -> [0, 1], never raises
     hub_files: tuple[str, ...] = ()  # raw files read instead, where the repo has a loading script
     access: str = ""  # how to get access, for gated sets
 
@@ -363,53 +346,38 @@ class Benchmark:
 _ACP_CONFIGS = tuple(f"acp_{t}_mcq" for t in ("app", "areach", "just", "land", "prog", "reach", "val"))
 _GPQA_ACCESS = ("accept the terms on https://huggingface.co/datasets/Idavidrein/gpqa, "
                 "then run `huggingface-cli login`")
-BENCHMARKS: dict[str, Benchmark] = {b.benchmark: b for b in [
-    Benchmark("math500", "math", "MATH500", "HuggingFaceH4/MATH-500", (None,), "test",
-              _math_row("problem", "answer", ("unique_id", "subject", "level")), 0.0, scoring.score_math),
-    Benchmark("aime24", "math", "AIME24", "HuggingFaceH4/aime_2024", (None,), "train",
-              _math_row("problem", "answer", ("id", "url")), 0.0, scoring.score_math),
-    Benchmark("aime25", "math", "AIME25", "math-ai/aime25", (None,), "test",
-              _math_row("problem", "answer", ("id",)), 0.0, scoring.score_math),
-    Benchmark("olympiadbench", "math", "OlympiadBench", "Hothan/OlympiadBench",
-              ("OE_TO_maths_en_COMP",), "train", _olympiad, 0.0, scoring.score_math),
-    Benchmark("gpqa_diamond", "other", "GPQA-Diamond", "Idavidrein/gpqa", ("gpqa_diamond",), "train",
-              _gpqa, 0.25, scoring.score_choice, access=_GPQA_ACCESS),
+# by paper name, in registry.BENCHMARKS' order
+SOURCES: dict[str, Source] = {
+    "MATH500": Source("HuggingFaceH4/MATH-500", (None,), "test",
+                      _math_row("problem", "answer", ("unique_id", "subject", "level"))),
+    "AIME24": Source("HuggingFaceH4/aime_2024", (None,), "train", _math_row("problem", "answer", ("id", "url"))),
+    "AIME25": Source("math-ai/aime25", (None,), "test", _math_row("problem", "answer", ("id",))),
+    "OlympiadBench": Source("Hothan/OlympiadBench", ("OE_TO_maths_en_COMP",), "train", _olympiad),
+    "GPQA-Diamond": Source("Idavidrein/gpqa", ("gpqa_diamond",), "train", _gpqa, access=_GPQA_ACCESS),
     # the repo ships a loading script datasets no longer runs; the paper's "LiveCodeBench v2"
     # (release_v2) is its files test.jsonl + test2.jsonl
-    Benchmark("livecodebench", "other", "LiveCodeBench", "livecodebench/code_generation_lite", (None,),
-              "test", _livecodebench, 0.0, sandbox.score_code, hub_files=("test.jsonl", "test2.jsonl")),
-    Benchmark("acpbench", "other", "ACPBench", "ibm-research/acp_bench", _ACP_CONFIGS, "test",
-              _acpbench, 0.25, scoring.score_choice),
-    Benchmark("headqa", "other", "HeadQA", "EleutherAI/headqa", ("en",), "test",
-              _headqa, 0.25, scoring.score_choice),
-    Benchmark("coqa", "non", "CoQA", "stanfordnlp/coqa", (None,), "validation",
-              _coqa, 0.0, scoring.score_exact),
-    Benchmark("ifeval", "non", "IFEval", "google/IFEval", (None,), "train", _ifeval, 0.0, scoring.score_ifeval),
-    Benchmark("halueval", "non", "HaluEval", "pminervini/HaluEval", ("qa_samples",), "data",
-              _halueval, 0.5, scoring.score_yesno),
+    "LiveCodeBench": Source("livecodebench/code_generation_lite", (None,), "test", _livecodebench,
+                            hub_files=("test.jsonl", "test2.jsonl")),
+    "ACPBench": Source("ibm-research/acp_bench", _ACP_CONFIGS, "test", _acpbench),
+    "HeadQA": Source("EleutherAI/headqa", ("en",), "test", _headqa),
+    "CoQA": Source("stanfordnlp/coqa", (None,), "validation", _coqa),
+    "IFEval": Source("google/IFEval", (None,), "train", _ifeval),
+    "HaluEval": Source("pminervini/HaluEval", ("qa_samples",), "data", _halueval),
     # the repo ships a loading script too: read the Hub's Parquet export of its test split
-    Benchmark("mc_taco", "non", "MC-TACO", "CogComp/mc_taco", (None,), "test", _mc_taco, 0.5,
-              scoring.score_yesno, hub_files=("@refs%2Fconvert%2Fparquet/plain_text/test/0000.parquet",)),
-]}
-
-
-def benchmark_spec(name: str) -> Benchmark:
-    """The registry entry for a benchmark, by its paper name or task name (any case)."""
-    for spec in BENCHMARKS.values():
-        if name.lower() in (spec.benchmark.lower(), spec.task):
-            return spec
-    raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-
+    "MC-TACO": Source("CogComp/mc_taco", (None,), "test", _mc_taco,
+                      hub_files=("@refs%2Fconvert%2Fparquet/plain_text/test/0000.parquet",)),
+}
 
 def load_benchmark(name: str, source: str | None = None, n: int | None = None,
                    seed: int = 0) -> Dataset:
     """One benchmark's items, from the Hub (source None) or a local copy; n of them by a seeded
     shuffle (all when n is None or >= the size). Raises HubUnavailable if it cannot be had."""
-    spec = benchmark_spec(name)
-    rows = _read(spec.benchmark, spec.hub_id, spec.configs, spec.split, source, spec.hub_files,
-                 spec.access)
-    fields = dict(task=spec.task, group=spec.group, benchmark=spec.benchmark)
-    return _items(rows, spec.to_item, fields, n, seed)
+    spec = registry.benchmark(name)
+    where = SOURCES[spec.benchmark]
+    rows = _read(spec.benchmark, where.hub_id, where.configs, where.split, source, where.hub_files,
+                 where.access)
+    fields = dict(task=spec.name, group=spec.group, benchmark=spec.benchmark)
+    return _items(rows, where.to_item, fields, n, seed)
 
 
 def load_benchmarks(names: list[str] | None = None, n: int | None = None, seed: int = 0,
@@ -420,8 +388,8 @@ def load_benchmarks(names: list[str] | None = None, n: int | None = None, seed: 
     names None: all twelve; sources: benchmark name -> local file (else the Hub)."""
     sources = sources or {}
     available, missing = {}, {}
-    for name in list(BENCHMARKS) if names is None else names:
-        spec = benchmark_spec(name)
+    for name in list(registry.BENCHMARKS) if names is None else names:
+        spec = registry.benchmark(name)
         source = sources.get(spec.benchmark, sources.get(name))
         try:
             available[spec.benchmark] = load_benchmark(spec.benchmark, source, n, seed)

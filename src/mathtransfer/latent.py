@@ -17,7 +17,11 @@ Also reported (not in the paper): d_layers, the mean over layers of each layer's
 distance. PCA's sign is arbitrary per layer, so the paper's layer average can cancel shifts;
 d_layers cannot.
 Texts here are the test items' prompt and reference answer in the chat layout the models read.
-Left out: the scatter of individual texts (only means are kept) and any other projection.
+`shift_table` runs the whole analysis over a list of models.Run (base features computed once per
+base); `group_distances`, `versus_grpo` and `metrics` condense its table for the notebook and
+reports/metrics/latent.json.
+Left out: the scatter of individual texts (only means are kept), any other projection, and
+keeping several tuned models in memory at once (one is loaded at a time).
 """
 from __future__ import annotations
 
@@ -26,7 +30,11 @@ import pandas as pd
 import torch
 from sklearn.decomposition import PCA
 
+from .models import load_model
+from .schema import GROUPS
+
 POOLINGS = ("paper", "mask")
+MEASURES = ("d", "d_layers")
 
 
 def texts(tokenizer, prompts: list[str], answers: list[str]) -> list[str]:
@@ -96,3 +104,73 @@ def shift(base_features: dict[str, dict[str, np.ndarray]], tuned_features: dict[
             summary.append(dict(task=task, pooling=pooling, **result))
             layers.append(table.assign(task=task, pooling=pooling))
     return pd.DataFrame(summary), pd.concat(layers, ignore_index=True)
+
+
+def shift_table(runs, items: pd.DataFrame, cfg) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every run (models.Run) against its base on `items` (columns task, group, prompt, target,
+    answer), with cfg a config.LatentConfig. Each base's texts and features are computed once,
+    however many runs share it. Returns (summary: model, arm, seed, task, group, pooling, d,
+    d_layers; layers: pca_shift's columns, task, pooling, model, arm, seed, group), in run order."""
+    tasks = list(dict.fromkeys(items["task"]))
+    group_of = dict(zip(items["task"], items["group"]))
+    # the base-style target (mini-world) or else the gold answer (hub items have no target)
+    answers = [target or answer for target, answer in zip(items["target"], items["answer"])]
+    prompts = list(items["prompt"])
+    rows_of = {t: [i for i, task in enumerate(items["task"]) if task == t] for t in tasks}
+    texts_of, base_features, summaries, layers = {}, {}, [], []
+    for run in runs:
+        if run.base not in base_features:
+            model, tokenizer = load_model(run.base, "full")
+            texts_of[run.base] = {t: texts(tokenizer, [prompts[i] for i in rows], [answers[i] for i in rows])
+                                  for t, rows in rows_of.items()}
+            base_features[run.base] = {t: features(model, tokenizer, texts_of[run.base][t], cfg.max_tokens,
+                                                   cfg.batch_size, cfg.poolings) for t in tasks}
+        model, tokenizer = load_model(run.path, "full")
+        tuned_features = {t: features(model, tokenizer, texts_of[run.base][t], cfg.max_tokens, cfg.batch_size,
+                                      cfg.poolings) for t in tasks}
+        summary, per_layer = shift(base_features[run.base], tuned_features)
+        tags = dict(model=run.name, arm=run.method, seed=run.seed)
+        summaries.append(summary.assign(**tags))
+        layers.append(per_layer.assign(**tags))
+    summary = pd.concat(summaries, ignore_index=True).assign(group=lambda f: f["task"].map(group_of))
+    layers = pd.concat(layers, ignore_index=True).assign(group=lambda f: f["task"].map(group_of))
+    return summary[["model", "arm", "seed", "task", "group", "pooling", *MEASURES]], layers
+
+
+def group_distances(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per pooling, arm, seed and group (in the order they first appear: the runs' order): d and
+    d_layers averaged over the group's tasks."""
+    return summary.groupby(["pooling", "arm", "seed", "group"], as_index=False, sort=False)[list(MEASURES)].mean()
+
+
+def versus_grpo(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Every arm but grpo and the extra pairs against grpo, per pooling and measure (d, d_layers):
+    its seed-mean value per group beside grpo's (grpo_<group>), and on how many groups it moved
+    further (groups_larger; which: larger). Empty when grpo did not run."""
+    means = per_seed.groupby(["pooling", "arm", "group"])[list(MEASURES)].mean()
+    arms = list(dict.fromkeys(per_seed["arm"]))
+    rows = []
+    if "grpo" not in arms:
+        return pd.DataFrame(rows)
+    for pooling in dict.fromkeys(per_seed["pooling"]):
+        for measure in MEASURES:
+            rl = means.loc[(pooling, "grpo"), measure]
+            for arm in (a for a in arms if a not in ("grpo", "extra")):
+                other = means.loc[(pooling, arm), measure]
+                larger = [g for g in GROUPS if other[g] > rl[g]]
+                rows.append(dict(pooling=pooling, measure=measure, arm=arm, groups_larger=len(larger),
+                                 larger=", ".join(larger), **{g: other[g] for g in GROUPS},
+                                 **{f"grpo_{g}": rl[g] for g in GROUPS}))
+    return pd.DataFrame(rows)
+
+
+def metrics(per_seed: pd.DataFrame) -> dict:
+    """reports/metrics/latent.json: {pooling: {arm: {<measure>_groups_larger_than_grpo (arms other
+    than grpo), d_<group> (mean over seeds, 4 decimals)}}}."""
+    result: dict = {}
+    for row in versus_grpo(per_seed).itertuples():
+        result.setdefault(row.pooling, {}).setdefault(row.arm, {})[f"{row.measure}_groups_larger_than_grpo"] = \
+            int(row.groups_larger)
+    for (pooling, arm, group), d in per_seed.groupby(["pooling", "arm", "group"])["d"].mean().items():
+        result.setdefault(pooling, {}).setdefault(arm, {})[f"d_{group}"] = round(float(d), 4)
+    return result

@@ -11,13 +11,17 @@ profile (the tiny model is built here, from the mini-world's own text).
 from __future__ import annotations
 
 import json
+import logging
 import os
+from dataclasses import dataclass
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config
 
 from .config import BaseConfig
+from .schema import ARMS, run_name
+from .storage import atomic_dir
 
 PAD, IM_START, IM_END = "<|pad|>", "<|im_start|>", "<|im_end|>"
 # Qwen's ChatML layout, so that the tiny model and a Qwen3 base read prompts the same way.
@@ -27,18 +31,22 @@ CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
 )
+# On AVX512-BF16 CPUs bitsandbytes warns, when peft imports it, that an optional `kernels` package
+# is missing; its own fallback works. Silenced: the line would make reports differ by CPU kind.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
 MODES = ("full", "lora", "qlora")
 POINTER = "base.json"  # a base stage that uses a pretrained model records its name here
+# what a model folder of ours holds (weights, an adapter or a pointer): storage.atomic_dir replaces
+# such a folder as a whole, so that weights and a pointer never mix in one folder
+MODEL_MARKERS = ("config.json", "adapter_config.json", POINTER)
 
 
 def save_pointer(name_or_path: str, out_dir: str) -> None:
     """Record a pretrained base (hub id or folder) in out_dir/base.json, atomically: later stages
     read out_dir as if the model were there (load_model resolves it)."""
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = os.path.join(out_dir, POINTER + ".tmp")
-    with open(tmp, "w") as fh:
+    with atomic_dir(out_dir, marker=MODEL_MARKERS) as tmp, open(os.path.join(tmp, POINTER), "w") as fh:
         json.dump({"model": name_or_path}, fh)
-    os.replace(tmp, os.path.join(out_dir, POINTER))
 
 
 def resolve(name_or_path: str) -> str:
@@ -93,19 +101,6 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
-def trainer_run_args(seed: int, gradient_checkpointing: bool = False, optim: str = "adamw_torch_fused",
-                     grad_accum: int = 1) -> dict:
-    """TrainingArguments every trainer here shares: device and precision (fp32 and no activation
-    checkpointing on CPU, stack-notes gotchas 1-2; bf16 where a GPU has it), seeds, no reporting;
-    and the memory savers the GPU profile turns on (gradient checkpointing, 8-bit paged AdamW,
-    gradient accumulation)."""
-    cpu = not torch.cuda.is_available()
-    return dict(use_cpu=cpu, bf16=(not cpu) and torch.cuda.is_bf16_supported(),
-                activation_checkpointing=gradient_checkpointing and not cpu, optim=optim,
-                gradient_accumulation_steps=grad_accum, seed=seed, data_seed=seed, report_to="none",
-                disable_tqdm=True, dataloader_num_workers=0)
-
-
 def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_alpha: int = 32,
                lora_dropout: float = 0.0, gradient_checkpointing: bool = False,
                device: str | None = None):
@@ -130,6 +125,27 @@ def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     tokenizer.padding_side = "left"  # batched generation needs left padding
     kwargs = dict(dtype=dtype)
+    if mode == "qlora" and device.startswith("cpu"):
+        # bitsandbytes' 4-bit CPU kernels (0.50) quantise in blocks of 64 and, on AVX512 CPUs, read
+        # one row of a weight as whole blocks: an in-width that is not a multiple of 64 crashes the
+        # packed AVX512-BF16 kernel (eval mode) and silently mis-scales the AVX512 dequantiser
+        # (training); that kernel also tiles out-widths by 32. Checked on every CPU (AVX2 ones
+        # would cope), so that a config that loads here loads everywhere. Shapes come from the
+        # config on the meta device: no weights are read.
+        from transformers import AutoConfig
+
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base_path))
+        kept = skeleton.get_output_embeddings()  # not quantised (nor are embeddings)
+        for name, layer in skeleton.named_modules():
+            if isinstance(layer, torch.nn.Linear) and layer is not kept and (
+                    layer.in_features % 64 or layer.out_features % 32):
+                raise ValueError(
+                    f"qlora on CPU: layer {name} maps {layer.in_features} -> {layer.out_features} features; "
+                    "bitsandbytes' 4-bit CPU kernels need inputs in multiples of 64 and outputs in multiples "
+                    "of 32 (make base.hidden_size and base.intermediate_size multiples of 64 and n_kv_heads x "
+                    "hidden_size/n_heads a multiple of 32, e.g. 64, 128, 2 heads, 1 kv head; or use "
+                    "train.mode lora)")
     if mode == "qlora":
         from transformers import BitsAndBytesConfig
 
@@ -161,3 +177,31 @@ def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     embedding = model.get_input_embeddings().weight.numel()
     return dict(total=total, trainable=trainable, non_embedding=total - embedding)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A model to analyse: its name, how it was made (base, an arm, extra, zoo), its seed (-1 when
+    it has none), where it is, and the base it is compared with."""
+    name: str
+    method: str
+    seed: int
+    path: str
+    base: str
+
+
+def trained_runs(base_path: str, out_dir: str, seeds: list[int], extra: list[dict] = ()) -> tuple[list[Run], list[str]]:
+    """(runs, missing): every arm x seed whose final model is in out_dir (train.out_dir), in
+    schema.ARMS order, each paired with base_path; then the `extra` (tuned, base) pairs of the
+    params ({name?, tuned, base}: paths or hub ids, method "extra"). `missing` names the arm runs
+    whose stage has not run yet (left out)."""
+    runs, missing = [], []
+    for arm in ARMS:
+        for seed in seeds:
+            path = os.path.join(out_dir, run_name(arm, seed))
+            if os.path.isdir(path):
+                runs.append(Run(run_name(arm, seed), arm, seed, path, base_path))
+            else:
+                missing.append(run_name(arm, seed))
+    runs += [Run(p.get("name", p["tuned"]), "extra", -1, p["tuned"], p["base"]) for p in extra]
+    return runs, missing

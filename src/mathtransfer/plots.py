@@ -5,15 +5,33 @@ Left out: styling beyond seaborn's defaults.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg")  # headless: notebooks display the returned figures themselves
+if "ipykernel" not in sys.modules and "MPLBACKEND" not in os.environ:
+    matplotlib.use("Agg")  # headless scripts and tests; a notebook keeps its inline backend and shows figures
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+import numpy as np  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 GROUP_ORDER = ["math", "other", "non"]
 GROUP_LABELS = {"math": "math", "other": "other reasoning", "non": "non-reasoning"}
+
+
+@contextmanager
+def _same_jitter(seed: int = 0):
+    """seaborn jitters strip-plot dots with numpy's global generator: fix it for the call (the same
+    figure on every rerun) and give the caller its state back."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def loss_curve(log: pd.DataFrame, title: str = "Training loss"):
@@ -98,8 +116,9 @@ def group_gains(gains: pd.DataFrame, title: str = "Change over the base, per gro
     fig, ax = plt.subplots(figsize=(9, 4))
     sns.barplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
                 errorbar=None, alpha=0.75, ax=ax)
-    sns.stripplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
-                  dodge=True, palette={a: "black" for a in hue_order}, size=4, legend=False, ax=ax)
+    with _same_jitter():
+        sns.stripplot(data=gains, x="group_label", y="change", hue="arm", hue_order=hue_order, order=order,
+                      dodge=True, palette={a: "black" for a in hue_order}, size=4, legend=False, ax=ax)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel("")
     ax.set_ylabel("accuracy change vs base (points)")
@@ -165,8 +184,9 @@ def token_shift(shift: pd.DataFrame, measures: list[str], title: str = "Token-di
     for ax, measure in zip(axes[:, 0], measures):
         sns.barplot(data=shift, x="task", y=measure, hue="arm", hue_order=hue_order, errorbar=None,
                     alpha=0.75, ax=ax)
-        sns.stripplot(data=shift, x="task", y=measure, hue="arm", hue_order=hue_order, dodge=True,
-                      palette={a: "black" for a in hue_order}, size=3, legend=False, ax=ax)
+        with _same_jitter():
+            sns.stripplot(data=shift, x="task", y=measure, hue="arm", hue_order=hue_order, dodge=True,
+                          palette={a: "black" for a in hue_order}, size=3, legend=False, ax=ax)
         ax.set_yscale("symlog", linthresh=0.01)
         ax.set_xlabel("")
         ax.set_title(measure)

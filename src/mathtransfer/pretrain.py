@@ -17,7 +17,8 @@ import torch
 from datasets import Dataset
 
 from .config import BaseConfig
-from .models import trainer_run_args
+from .trainer_args import run_args
+from .models import MODEL_MARKERS
 from .storage import atomic_dir
 
 
@@ -41,7 +42,7 @@ def sft_config(cfg: BaseConfig, out_dir: str, seed: int):
         max_grad_norm=cfg.max_grad_norm, max_length=cfg.max_length, completion_only_loss=True,
         logging_steps=min(cfg.logging_steps, cfg.steps),
         save_strategy="no", dataset_num_proc=max(1, torch.get_num_threads()),
-        **trainer_run_args(seed),
+        **run_args(seed),
     )
 
 
@@ -56,7 +57,7 @@ def pretrain(cfg: BaseConfig, train: Dataset, model, tokenizer, seed: int, out_d
     from trl import SFTTrainer
 
     disable_progress_bar()  # the notebook is the report: no progress-bar noise in it
-    with atomic_dir(out_dir, marker="config.json") as work:
+    with atomic_dir(out_dir, marker=MODEL_MARKERS) as work:
         trainer = SFTTrainer(model=model, args=sft_config(cfg, work, seed),
                              train_dataset=as_conversations(train), processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # the loss curve is plotted; no dict per log line

@@ -1,13 +1,13 @@
 """Rewards for GRPO, in TRL's reward-function form: (completions, **dataset columns) -> floats.
 
-The reward is the task scorer's verdict (tasks.score, the code that evaluation uses): 1.0 for a
+The reward is the task scorer's verdict (scorers.score, the code that evaluation uses): 1.0 for a
 correct answer, 0.0 otherwise, and never 1.0 when the gold answer cannot be parsed. An optional
 format term (off by default) rewards ending with a parsable `Answer: X` or `\\boxed{X}`.
 Left out: learned reward models, length penalties.
 """
 from __future__ import annotations
 
-from .tasks import score
+from .scorers import score
 from .tasks.scoring import extract_answer
 
 

@@ -14,6 +14,9 @@ KL(tuned || base) of the two next-token distributions at t. `summary` reports, o
 Shifted tokens are sorted into logic-structure words (LOGIC_WORDS: connectives and the answer's
 scaffolding), content words (other words and numbers) and symbols (punctuation, operators).
 Responses arrive as text and are re-tokenized (prompt and response apart, as generation saw them).
+`shift_table` runs it all over a list of models.Run (each tuned model answers, both score);
+`versus_grpo`, `kind_shares`, `top_shifted` and `metrics` condense its tables for the notebook and
+reports/metrics/tokens.json; `case_studies_html` lays out one prompt per group (the paper's Table 8).
 Left out: word clouds (the notebook shows ranked bars) and batching across several model pairs.
 """
 from __future__ import annotations
@@ -25,7 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .evaluate import chat_prompts
+from .generation import chat_prompts, generate
+from .models import load_model
+from .schema import GROUP_LABELS
 
 # Connectives and reasoning scaffolding (the paper's examples: but, wait, confirm) and the words
 # that frame an answer in both the mini-world's and the teacher's styles.
@@ -34,6 +39,7 @@ but wait so then therefore thus hence because since if first next finally now ag
 step check confirm verify recheck however also answer final boxed is means gives total result
 """.split())
 FIELDS = ("lp_base", "lp_tuned", "rank_base", "rank_tuned", "kl")
+MEASURES = ("kl_paper", "kl_exact", "rank_shift", "share_changed")
 
 
 @torch.inference_mode()
@@ -118,17 +124,145 @@ def shifted_words(details: list[dict], tokenizer, logic_words=LOGIC_WORDS) -> pd
                              ignore_index=True)
 
 
-def highlight_html(detail: dict, tokenizer) -> str:
-    """A response as HTML, every shifted token highlighted (logic words in orange, others in blue),
-    the base's rank of it in a tooltip."""
+def case_view(detail: dict, response: str, tokenizer) -> dict:
+    """What a case study shows of one response: its text, each token's text (pieces) and both ranks."""
+    return dict(response=response, pieces=[tokenizer.decode([i]) for i in detail["ids"].tolist()],
+                rank_base=detail["rank_base"].tolist(), rank_tuned=detail["rank_tuned"].tolist())
+
+
+def highlight_html(case: dict) -> str:
+    """A response (case_view) as HTML, its text escaped, every shifted token highlighted (logic
+    words in orange, others in blue), both ranks in a tooltip."""
     spans = []
-    for token_id, rank_b, rank_t in zip(detail["ids"].tolist(), detail["rank_base"].tolist(),
-                                        detail["rank_tuned"].tolist()):
-        text = html.escape(tokenizer.decode([token_id])).replace("\n", "<br>")
+    for piece, rank_b, rank_t in zip(case["pieces"], case["rank_base"], case["rank_tuned"]):
+        text = html.escape(piece).replace("\n", "<br>")
         if rank_b == rank_t:
             spans.append(text)
         else:
-            colour = "#ffd08a" if word_kind(tokenizer.decode([token_id]).strip()) == "logic" else "#a8d4ff"
+            colour = "#ffd08a" if word_kind(piece.strip()) == "logic" else "#a8d4ff"
             # <mark> keeps the highlight where a viewer strips inline styles (GitHub's notebook view)
             spans.append(f'<mark style="background:{colour}" title="rank base {rank_b}, tuned {rank_t}">{text}</mark>')
     return "<div style='font-family:monospace;line-height:1.6'>" + "".join(spans) + "</div>"
+
+
+def case_items(items: pd.DataFrame) -> pd.DataFrame:
+    """The case-study items: the first item of each group (its first task's), indexed by group,
+    chosen by that rule, not by any result."""
+    return items.groupby("group", sort=False).head(1).set_index("group")
+
+
+def shift_table(runs, items: pd.DataFrame, cfg, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every run (models.Run) answers the prompts of `items` (columns id, task, group, prompt;
+    cfg: config.TokensConfig; sampling seeded by `seed` per run); its base and it score the answers.
+    Returns (per model and task: model, arm, seed, task, group and summary's fields; the shifted
+    words of each model: shifted_words' columns, model, arm, seed; case details:
+    {(model, group): case_view of its answer to the group's case item}). A base is loaded once."""
+    items = items.reset_index(drop=True)
+    prompts = list(items["prompt"])
+    cases = case_items(items)
+    position = {item_id: i for i, item_id in enumerate(items["id"])}
+    task_rows = items.groupby(["task", "group"], sort=False).groups
+    bases, rows, words, case_details = {}, [], [], {}
+    for run in runs:
+        if run.base not in bases:
+            bases[run.base] = load_model(run.base, "full")
+        base_model, tokenizer = bases[run.base]
+        tuned_model, _ = load_model(run.path, "full")
+        torch.manual_seed(seed)  # every model samples from the same seed
+        responses = generate(tuned_model, tokenizer, prompts, cfg.batch_size, cfg.max_new_tokens,
+                             do_sample=cfg.temperature > 0, temperature=cfg.temperature or 1.0, top_p=cfg.top_p)
+        details = compare(base_model, tuned_model, tokenizer, prompts, responses, cfg.batch_size)
+        tags = dict(model=run.name, arm=run.method, seed=run.seed)
+        rows += [dict(**tags, task=task, group=group, **summary([details[i] for i in index]))
+                 for (task, group), index in task_rows.items()]
+        words.append(shifted_words(details, tokenizer).assign(**tags))
+        for group, case in cases.iterrows():
+            i = position[case["id"]]
+            case_details[(run.name, group)] = case_view(details[i], responses[i], tokenizer)
+    return pd.DataFrame(rows), pd.concat(words, ignore_index=True), case_details
+
+
+def _arms(table: pd.DataFrame) -> list[str]:
+    """The arms in the order of the runs (schema.ARMS, then extra)."""
+    return list(dict.fromkeys(table["arm"]))
+
+
+def versus_grpo(results: pd.DataFrame) -> pd.DataFrame:
+    """Per arm (index, runs' order) and measure: its mean over tasks and seeds (<measure>) and, for
+    the arms other than grpo and extra when grpo ran, on how many tasks grpo's mean is below its
+    own (<measure>_tasks_above_grpo; NaN for grpo and extra)."""
+    arms = _arms(results)
+    table = results.groupby("arm")[list(MEASURES)].mean().reindex(arms)
+    if "grpo" in arms:
+        per_task = results.groupby(["task", "arm"])[list(MEASURES)].mean().unstack("arm")
+        for measure in MEASURES:
+            above = per_task[measure].gt(per_task[(measure, "grpo")], axis=0).sum()
+            table[f"{measure}_tasks_above_grpo"] = above.where(~above.index.isin(["grpo", "extra"]))
+    return table
+
+
+def shifted_by_arm(words: pd.DataFrame) -> pd.DataFrame:
+    """shifted_words' counts summed per arm over its seeds and tasks (sorted by arm, token, kind)."""
+    return words.groupby(["arm", "token", "kind"], as_index=False)[["shifted", "occurrences"]].sum()
+
+
+def _shifted_per_kind(words: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """arm x kind: how many tokens of that kind the arm shifted (seeds, tasks and tokens summed)."""
+    return words.groupby(["arm", "kind"])["shifted"].sum().unstack("kind").reindex(arms).fillna(0)
+
+
+def kind_shares(words: pd.DataFrame) -> pd.DataFrame:
+    """Per arm (runs' order): its shifted tokens of each kind (shifted_<kind>) and their shares
+    (share_<kind>, 3 decimals)."""
+    kinds = _shifted_per_kind(words, _arms(words))
+    return kinds.add_prefix("shifted_").join(kinds.div(kinds.sum(axis=1), axis=0).add_prefix("share_").round(3))
+
+
+def top_shifted(words: pd.DataFrame, top: int, kinds=("logic", "content")) -> pd.DataFrame:
+    """Per arm (runs' order) and kind: its `top` most-shifted tokens (summed over seeds and tasks;
+    shifted at least once) as "token (count), ...", or "none"."""
+    by_arm = shifted_by_arm(words)
+    rows = []
+    for arm in _arms(words):
+        for kind in kinds:
+            part = by_arm[(by_arm["arm"] == arm) & (by_arm["kind"] == kind) & (by_arm["shifted"] > 0)]
+            best = part.nlargest(top, "shifted")
+            listed = ", ".join(f"{t} ({n})" for t, n in zip(best["token"], best["shifted"]))
+            rows.append(dict(arm=arm, kind=kind, tokens=listed or "none"))
+    return pd.DataFrame(rows)
+
+
+def metrics(results: pd.DataFrame, words: pd.DataFrame) -> dict:
+    """reports/metrics/tokens.json: {arm: {<measure> (mean, 5 decimals), <measure>_tasks_above_grpo
+    (arms other than grpo and extra, when grpo ran), share_logic_of_shifted (4 decimals)}}."""
+    table = versus_grpo(results)
+    kinds = _shifted_per_kind(words, list(table.index))
+    logic = (kinds.get("logic", 0) / kinds.sum(axis=1)).fillna(0)  # 0 where the arm shifted nothing
+    result = {}
+    for arm, row in table.iterrows():
+        result[arm] = {}
+        for measure in MEASURES:
+            result[arm][measure] = round(float(row[measure]), 5)
+            if pd.notna(row.get(f"{measure}_tasks_above_grpo")):
+                result[arm][f"{measure}_tasks_above_grpo"] = int(row[f"{measure}_tasks_above_grpo"])
+        result[arm]["share_logic_of_shifted"] = round(float(logic[arm]), 4)
+    return result
+
+
+def case_studies_html(cases: pd.DataFrame, case_details: dict, runs) -> str:
+    """The paper's Table 8: per case item (case_items), its prompt and the answer of each arm's
+    first seed (and of every extra pair), shifted tokens highlighted. All text is HTML-escaped."""
+    first_seed: dict[str, int] = {}
+    for run in runs:
+        first_seed[run.method] = min(first_seed.get(run.method, run.seed), run.seed)
+    shown = [run.name for run in runs if run.method == "extra" or run.seed == first_seed[run.method]]
+    parts = []
+    for group, case in cases.iterrows():
+        parts.append(f"<h4>{html.escape(GROUP_LABELS.get(group, group))} &middot; {html.escape(case['task'])} "
+                     f"&middot; {html.escape(case['id'])}</h4><pre>{html.escape(case['prompt'])}</pre>")
+        for name in shown:
+            view = case_details[(name, group)]
+            moved = sum(b != t for b, t in zip(view["rank_base"], view["rank_tuned"]))
+            parts.append(f"<b>{html.escape(name)}</b>: {moved} of {len(view['pieces'])} tokens shifted"
+                         + highlight_html(view))
+    return "".join(parts)

@@ -13,14 +13,25 @@ v1 (simpler): dR_g = mean_b (R_tuned - R_base) / R_base;  TI_g = 100 * dR_g / dR
 whose base score is 0 has no relative gain and is left out of its group's mean.
 TI > 0: positive transfer, TI < 0: forgetting. TI is undefined (NaN) unless the math term is > 0:
 a model that lost on math has no gain to transfer (a ratio of two losses would read as transfer).
-Left out: confidence intervals (the notebooks bootstrap over test items and seeds).
+Besides the index itself (transferability_index, bootstrap_ti), the tables notebook 05 shows and
+writes: the paper's zoo (data/paper/), our arms from notebook 04's per-item records (per run and
+per arm, with intervals), the released models of evaluation.zoo scored here, and the headline
+metrics; and the sentences that state its conclusions from those numbers.
+Left out: scoring models (evaluate.py writes the records read here), figures (plots.py).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from .schema import ARMS, GROUPS
+
 VERSIONS = ("v1", "v2")
+BASE = "base"  # the shared base's model name and method in notebook 04's records
+# the paper's Table 1 columns (data/paper/zoo_scores.tsv) by group
+ZOO_GROUPS = {"math": ["AIME24", "AIME25", "MATH500", "Olympiad"],
+              "other": ["GPQA", "LiveCodeBench2", "ACPBench", "HeadQA"],
+              "non": ["CoQA", "MC-TACO", "IFEval", "HaluEval"]}
 
 
 def _check(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict) -> None:
@@ -125,3 +136,130 @@ def bootstrap_ti(records: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, l
 def _scores(arrays: dict[str, np.ndarray], models: list[str]) -> pd.DataFrame:
     """Per-task accuracy in percent (models x tasks) from item-score arrays (items x models)."""
     return pd.DataFrame({t: 100 * a.mean(axis=0) for t, a in arrays.items()}, index=models)
+
+
+# --- the paper's model zoo (section 2.1): scores copied from the paper into data/paper/
+
+
+def read_zoo(folder: str = "data/paper") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores indexed by model, one column per benchmark in percent; pairs: model, base, method)."""
+    scores = pd.read_csv(f"{folder}/zoo_scores.tsv", sep="\t", index_col="Model")
+    return scores, pd.read_csv(f"{folder}/zoo_pairs.tsv", sep="\t")
+
+
+def zoo_table(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, list[str]] = ZOO_GROUPS) -> pd.DataFrame:
+    """TI v2 (and its DI terms) of every zoo pair, sigma pooled over all pairs, with v1's TIs
+    (suffix _v1), the base and the method (RL or SFT) beside it."""
+    v2 = transferability_index(scores, pairs, groups, "v2")
+    v1 = transferability_index(scores, pairs, groups, "v1")
+    ti_v1 = [f"TI_{g}" for g in groups if g != "math"]
+    return v2.join(v1[ti_v1].add_suffix("_v1")).join(pairs.set_index("model")[["base", "method"]])
+
+
+def zoo_by_method(zoo: pd.DataFrame) -> pd.DataFrame:
+    """Per method: the median TI_other and TI_non, how many pairs have each above 0, and the pairs."""
+    ti = zoo[["TI_other", "TI_non"]]
+    positive = (ti > 0).groupby(zoo["method"]).sum().add_suffix(" > 0")
+    return (ti.groupby(zoo["method"]).median().add_suffix(" median").join(positive)
+              .join(zoo["method"].value_counts().rename("pairs")))
+
+
+def zoo_sentences(zoo: pd.DataFrame) -> list[str]:
+    """Per group: the median TI of the RL and of the SFT pairs, and how many of each are positive."""
+    rl, sft = zoo[zoo["method"] == "RL"], zoo[zoo["method"] == "SFT"]
+    return [f"TI_{g}: median RL {rl[f'TI_{g}'].median():+.1f} ({(rl[f'TI_{g}'] > 0).sum()} of {len(rl)} positive), "
+            f"median SFT {sft[f'TI_{g}'].median():+.1f} ({(sft[f'TI_{g}'] > 0).sum()} of {len(sft)} positive)"
+            for g in ("other", "non")]
+
+
+# --- our runs, from notebook 04's per-item records (columns model, method, seed, task, group, id, score)
+
+
+def task_groups(records: pd.DataFrame) -> dict[str, list[str]]:
+    """Group -> its tasks, in the records' order: tasks play the benchmarks' part."""
+    return {g: list(dict.fromkeys(records["task"][records["group"] == g])) for g in GROUPS}
+
+
+def arm_runs(records: pd.DataFrame) -> pd.DataFrame:
+    """The trained runs in the records (method one of schema.ARMS): model, method, seed."""
+    trained = records[records["method"].isin(list(ARMS))]
+    return trained.drop_duplicates("model")[["model", "method", "seed"]]
+
+
+def percent_scores(records: pd.DataFrame) -> pd.DataFrame:
+    """Per model (rows) and task (columns): the mean item score in percent."""
+    return records.pivot_table(index="model", columns="task", values="score", aggfunc="mean") * 100
+
+
+def run_ti(records: pd.DataFrame) -> pd.DataFrame:
+    """TI v2 of every trained run against the base, sigma pooled over all runs; with method, seed."""
+    runs = arm_runs(records)
+    pairs = runs.assign(base=BASE)[["model", "base"]]
+    return transferability_index(percent_scores(records), pairs, task_groups(records)).join(runs.set_index("model"))
+
+
+def bootstrap_runs(records: pd.DataFrame, n_resamples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per run and arm, per arm): TI with 95% intervals from resampling test items (bootstrap_ti),
+    per run and per arm (the mean of its seeds' TIs in each resample). The first is the tidy
+    table of transfer.csv: the runs (model, method, seed), then each arm as model "mean of seeds"."""
+    runs = arm_runs(records)
+    pairs, groups = runs.assign(base=BASE)[["model", "base"]], task_groups(records)
+    per_run = bootstrap_ti(records, pairs, groups, n_resamples=n_resamples, seed=seed)
+    per_arm = bootstrap_ti(records, pairs, groups, labels=dict(zip(runs["model"], runs["method"])),
+                           n_resamples=n_resamples, seed=seed)
+    table = pd.concat([per_run.join(runs.set_index("model")).rename_axis("model").reset_index(),
+                       per_arm.rename_axis("method").reset_index().assign(model="mean of seeds", seed=pd.NA)])
+    return table, per_arm
+
+
+def arm_order(per_arm: pd.DataFrame) -> list[str]:
+    """The arms of a per-arm table, in schema.ARMS order."""
+    return [arm for arm in ARMS if arm in per_arm.index]
+
+
+def grpo_sentences(per_arm: pd.DataFrame, rl: str = "grpo") -> list[str]:
+    """For every other arm and group: whether the RL arm's TI exceeds it, and whether their
+    intervals overlap (none without an RL arm)."""
+    if rl not in per_arm.index:
+        return []
+    lines, r = [], per_arm.loc[rl]
+    for arm in [a for a in arm_order(per_arm) if a != rl]:
+        a = per_arm.loc[arm]
+        for g in ("other", "non"):
+            verdict = ("cannot be compared with (TI undefined: no math gain)" if pd.isna(r[f"TI_{g}"]) or pd.isna(a[f"TI_{g}"]) else
+                       "exceeds, with non-overlapping intervals" if a[f"TI_{g}_high"] < r[f"TI_{g}_low"] else
+                       "exceeds, but the intervals overlap" if r[f"TI_{g}"] > a[f"TI_{g}"] else
+                       "does NOT exceed")
+            lines.append(f"TI_{g}: {rl} {_with_interval(r, g)} {verdict} {arm} {_with_interval(a, g)}")
+    return lines
+
+
+def _with_interval(row: pd.Series, group: str) -> str:
+    ti, low, high = row[f"TI_{group}"], row[f"TI_{group}_low"], row[f"TI_{group}_high"]
+    return "undefined" if pd.isna(ti) else f"{ti:+.1f} [{low:+.1f}, {high:+.1f}]"
+
+
+def live_zoo_ti(records: pd.DataFrame, zoo: list[dict]) -> pd.DataFrame:
+    """TI of the released pairs of evaluation.zoo ({name, base}) that notebook 04 scored (both
+    models in the records), sigma pooled over these pairs; no rows when there are none."""
+    live = pd.DataFrame(zoo, columns=["name", "base"]).rename(columns={"name": "model"})
+    live = live[live["model"].isin(records["model"]) & live["base"].isin(records["model"])]
+    if not len(live):
+        return pd.DataFrame(columns=["TI_other", "TI_non"]).rename_axis("model")
+    return transferability_index(percent_scores(records), live, task_groups(records))
+
+
+def ti_points(zoo: pd.DataFrame, per_arm: pd.DataFrame) -> pd.DataFrame:
+    """The zoo pairs ("zoo RL", "zoo SFT") and our arms ("mini-world <arm>", with intervals) as
+    one table of points for plots.ti_scatter."""
+    zoo_points = zoo.rename_axis("model").reset_index()[["model", "method", "TI_other", "TI_non"]]
+    arm_points = per_arm.rename_axis("model").reset_index()
+    return pd.concat([zoo_points.assign(method="zoo " + zoo_points["method"]),
+                      arm_points.assign(method="mini-world " + arm_points["model"])])
+
+
+def metrics(per_arm: pd.DataFrame) -> dict:
+    """reports/metrics/transfer.json: each arm's TIs, intervals and undefined share (2 decimals;
+    None where undefined)."""
+    return {arm: {k: (None if pd.isna(v) else round(float(v), 2)) for k, v in per_arm.loc[arm].items()}
+            for arm in arm_order(per_arm)}

@@ -25,7 +25,28 @@ MAX_ANSWER_CHARS = 100  # longer "answers" are not parsed (keeps sympy away from
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 _ANSWER = re.compile(r"Answer:[ \t]*([^\n]*)")
-_BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
+_BOX = "\\boxed{"
+
+
+def boxed(text: str) -> list[tuple[int, str]]:
+    """(position, content) of every complete \\boxed{...} in text, braces nested to any depth;
+    the one \\boxed{} parser of the project. An unclosed box is skipped."""
+    found, start = [], text.find(_BOX)
+    while start >= 0:
+        depth, open_at = 0, start + len(_BOX) - 1
+        for i in range(open_at, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                found.append((start, text[open_at + 1:i]))
+                break
+        start = text.find(_BOX, start + 1)
+    return found
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last complete \\boxed{...} in text (stripped), or None."""
+    found = boxed(text) if isinstance(text, str) else []
+    return found[-1][1].strip() if found else None
 
 
 def extract_answer(response: object) -> str | None:
@@ -34,7 +55,7 @@ def extract_answer(response: object) -> str | None:
         return None
     tail = response[-MAX_CHARS:]
     found = [(m.start(), m.group(1)) for m in _ANSWER.finditer(tail)]
-    found += [(m.start(), m.group(1)) for m in _BOXED.finditer(tail)]
+    found += boxed(tail)
     if not found:
         return None
     answer = max(found)[1].strip()

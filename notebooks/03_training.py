@@ -1,0 +1,98 @@
+# %% [markdown]
+# # 03 · The training arms side by side: curves, gradient-norm dynamics, math gain and its cost
+#
+# Every arm was trained for every seed from the same base on the same math problems (notebook 02,
+# one executed copy per run in `reports/train/`). This notebook collects their curves and
+# checkpoint scores and asks the paper's questions:
+#
+# 1. Did every arm raise math? (The Transferability Index is undefined without a math gain.)
+# 2. How do the gradient norms of SFT and RL behave in the first steps (the paper's Table 7)?
+# 3. At **equal math gain**, what did each arm cost on other reasoning and non-reasoning tasks?
+#
+# The scores here come from the checkpoint subset (the first `train.checkpoint_items` test items per
+# task); the evaluate stage scores the final models on the full test split.
+
+# %% tags=["parameters"]
+# Parameters (papermill injects params.yaml below this cell)
+train = {}
+
+# %%
+import json
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+from IPython.display import display
+
+from mathtransfer import config, dynamics, plots
+
+cfg = config.parse(config.TrainConfig, train, "train")
+curves, ckpts, runs = dynamics.read_runs("reports/results/train", cfg.seeds)
+arm_order = [a for a in plots.ARM_ORDER if a in set(curves.arm)]
+curves.to_csv("reports/results/train_curves.csv", index=False)
+ckpts.to_csv("reports/results/train_checkpoints.csv", index=False)
+runs[[c for c in ("arm", "seed", "final_step", "math_rows", "prompts", "samples", "kept") if c in runs]]
+
+# %% [markdown]
+# ## 1 · Math gain over the base, with seed spread
+# Change in the math group's greedy accuracy from step 0 (the base) to the final step, on the checkpoint subset; mean, standard deviation and range over seeds.
+
+# %%
+run_gains = dynamics.gains(ckpts)
+final, spread = dynamics.final_gains(run_gains, arm_order)
+display(spread.round(3))
+final.set_index(["arm", "seed"])[["step", "math", "other", "non"]].round(3)
+
+# %%
+print("\n".join(dynamics.aim_verdicts(spread, aim=0.10)))
+
+# %% [markdown]
+# ## 2 · Training curves
+# Mean over seeds (band: the seeds' range).
+
+# %%
+if (curves.arm != "grpo").any():
+    plots.training_curves(curves[curves.arm != "grpo"], ["loss", "grad_norm", "token_accuracy"], "SFT arms");
+
+# %%
+if (curves.arm == "grpo").any():
+    plots.training_curves(curves[curves.arm == "grpo"], ["grad_norm", "reward", "reward_std", "completion_length", "kl"], "GRPO");
+
+# %% [markdown]
+# ## 3 · Gradient-norm dynamics (the paper's Table 7)
+# Indicators over the same window for every run: the first `train.indicator_steps` steps, or the shortest run if that is shorter; per run, then mean over seeds. `half_life` is NaN for a run whose gradient norm never halves within the window (`halved` counts the seeds that did). Definitions in `src/mathtransfer/dynamics.py`.
+
+# %%
+window = int(min(cfg.indicator_steps, curves.groupby(["arm", "seed"]).step.max().min()))
+print(f"window: the first {window} steps of every run")
+indicators = dynamics.indicator_table(curves, window)
+indicators.to_csv("reports/results/grad_norm_indicators.csv", index=False)
+table7 = dynamics.indicator_summary(indicators, arm_order)
+table7.round(4)
+
+# %%
+print("\n".join(dynamics.versus(table7, "grpo", ["oscillation", "decay_rate", "late_var"])))
+
+# %% [markdown]
+# ## 4 · Matched gain: what each unit of math gain cost
+# Each line is one run along its checkpoints, starting at the base (0, 0). Lines that go right while staying level keep their other skills; lines that fall, forget.
+
+# %%
+fig = plots.matched_gain(run_gains)
+fig.savefig("reports/figures/matched_gain.png", dpi=120)
+
+# %% [markdown]
+# Reading each run where its math gain first reaches a common level (linear between checkpoints): the level is the largest gain (to 0.001, rounded down) that every run with a gain reaches, capped at +0.10 (`dynamics.matched_level`). Runs that never gain on math are listed and left out.
+
+# %%
+level, without_gain = dynamics.matched_level(run_gains, cap=0.10)
+print("runs without any math gain (left out):", ", ".join(f"{a} seed {s}" for a, s in without_gain) or "none")
+matched = dynamics.at_math_gain(run_gains, level)
+matched.to_csv("reports/results/matched_gain.csv", index=False)
+print(f"matched math gain: {level:+.3f}" if level > 0 else "no run gained on math: no matched comparison")
+matched.groupby("arm")[["step", "other", "non"]].agg(["mean", "std"]).reindex(arm_order).round(3)
+
+# %%
+print(f"change on each group at math {level:+.3f}, against grpo's (lower: loses more):")
+print("\n".join(dynamics.versus(matched.dropna().groupby("arm")[["other", "non"]].mean(), "grpo", ["other", "non"], lower=True)))
+with open("reports/metrics/training.json", "w") as fh:
+    json.dump(dynamics.training_metrics(spread), fh, indent=2)

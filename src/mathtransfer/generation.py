@@ -1,0 +1,90 @@
+"""Generation: batched answers of a model to user messages, and per-item records (answer + score).
+
+Generation is batched with left padding and the KV cache (`model.generate`); prompts are sorted
+by length so that a batch wastes little on padding, and results are returned in input order.
+Each response is scored by its task's scorer (scorers.score: the same code the rewards use).
+Tasks the paper samples can be scored as the mean over n sampled answers (temperature, top-p).
+Training (rft's sampling, checkpoint scores) and evaluation both generate through this module.
+Left out: vLLM generation (GPU profile, optional), several adapters in one batch, aggregation
+(evaluate.py).
+"""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from datasets import Dataset
+
+from .scorers import score
+from .tasks.scoring import extract_answer
+
+
+def chat_prompts(tokenizer, prompts: list[str]) -> list[str]:
+    """User messages -> prompt strings ending with the assistant header."""
+    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                          add_generation_prompt=True) for p in prompts]
+
+
+@torch.inference_mode()
+def generate(model, tokenizer, prompts: list[str], batch_size: int = 64, max_new_tokens: int = 48,
+             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0) -> list[str]:
+    """Responses (special tokens stripped) to user messages, in input order."""
+    texts = chat_prompts(tokenizer, prompts)
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    outputs: list[str] = [""] * len(texts)
+    model.eval()
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
+                          add_special_tokens=False).to(model.device)
+        generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                   temperature=temperature if do_sample else None,
+                                   top_p=top_p if do_sample and top_p < 1 else None, top_k=None,
+                                   pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        new = generated[:, batch["input_ids"].shape[1]:]
+        for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
+            outputs[i] = text.strip()
+    return outputs
+
+
+def first_per_task(test: Dataset, n_per_task: int) -> Dataset:
+    """The first n items of every task (the test split is ordered by task, then item)."""
+    counts: dict[str, int] = {}
+    keep = []
+    for i, task in enumerate(test["task"]):
+        counts[task] = counts.get(task, 0) + 1
+        if counts[task] <= n_per_task:
+            keep.append(i)
+    return test.select(keep)
+
+
+def records(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int, max_new_tokens: int,
+             sampled_tasks=(), n_samples: int = 1, temperature: float = 0.6, top_p: float = 0.95,
+             seed: int = 0) -> pd.DataFrame:
+    """Per-item records: id, task, group, benchmark, prompt, answer, output, parsed, score, samples.
+
+    Greedy decoding, except for `sampled_tasks`, whose items get n_samples sampled answers
+    (temperature, top_p) and score the mean of theirs, as the paper does for AIME and GPQA;
+    output and parsed then show the first sample."""
+    items = first_per_task(test, n_per_task)
+    prompts = items["prompt"]
+    sampled = [t in sampled_tasks for t in items["task"]]
+    greedy_idx = [i for i, s in enumerate(sampled) if not s]
+    outputs: list[list[str]] = [[] for _ in sampled]
+    for i, out in zip(greedy_idx, generate(model, tokenizer, [prompts[i] for i in greedy_idx],
+                                           batch_size, max_new_tokens)):
+        outputs[i] = [out]
+    sample_idx = [i for i, s in enumerate(sampled) if s]
+    if sample_idx:
+        torch.manual_seed(seed)
+        many = generate(model, tokenizer, [prompts[i] for i in sample_idx for _ in range(n_samples)],
+                        batch_size, max_new_tokens, True, temperature, top_p)
+        for j, i in enumerate(sample_idx):
+            outputs[i] = many[j * n_samples:(j + 1) * n_samples]
+    records = items.select_columns(["id", "task", "group", "benchmark", "prompt", "answer", "meta"]).to_pandas()
+    records["output"] = [o[0] for o in outputs]
+    records["parsed"] = [extract_answer(o[0]) for o in outputs]
+    records["score"] = [sum(score(t, x, a, m) for x in o) / len(o) for t, o, a, m in
+                        zip(records["task"], outputs, records["answer"], records["meta"])]
+    records["samples"] = [len(o) for o in outputs]
+    return records.drop(columns="meta")

@@ -1,0 +1,168 @@
+"""Run one DVC stage's notebook so that a failure never costs the previous results.
+
+    python -m mathtransfer.stage NOTEBOOK OUTPUT [SECTION ...] [--exists=SECTION.KEY ...] [-p NAME VALUE ...]
+
+1. The params sections the stage reads are checked first (config.check): a bad value stops the
+   stage with one line before anything is touched.
+2. reports/ (a few MB) is copied to .stage-backup/. If a backup is already there, an earlier
+   stage was killed (kill -9 cannot be caught) and left half-written files: they are rolled back
+   from that backup first.
+3. papermill executes the notebook (params.yaml injected, plus the -p values) into a temporary
+   file, working in the repository root.
+4. Success: the executed notebook is made deterministic (`normalise`: no timestamps, durations or
+   random cell ids) and moved over OUTPUT; the backup is dropped. Failure (an error in a cell,
+   Ctrl-C, SIGTERM): reports/ is restored from the backup, the failed notebook is kept in
+   .stage-failed/ to read, and the stage exits with one line saying where.
+dvc.yaml marks the report outputs `persist: true`, so that DVC does not delete them before the
+command runs either.
+Left out: outputs outside reports/ (datasets, models): DVC caches them and they are written
+atomically (storage.atomic_dir). Two stages at once (DVC runs one at a time).
+"""
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+import yaml
+
+from .config import ConfigError, check
+from .storage import write_timing
+
+REPORTS = "reports"
+BACKUP = ".stage-backup"
+FAILED = ".stage-failed"
+MANIFEST = "manifest.json"  # written last: a backup without it is incomplete and ignored
+REPORT_FOLDERS = ("results", "results/train", "metrics", "figures")  # where notebooks write
+# papermill's per-run facts that change on every run; what it injected (parameters) is kept
+VOLATILE_PAPERMILL = ("start_time", "end_time", "duration", "environment_variables", "exception", "status")
+
+
+def _files(root: str) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(folder, name), root)
+                  for folder, _, names in os.walk(root) for name in names)
+
+
+def restore(root: str = REPORTS, backup: str = BACKUP) -> bool:
+    """Put root back as the backup recorded it (files changed or removed since are restored, files
+    created since are deleted); drop the backup. False when there was no complete backup."""
+    manifest = os.path.join(backup, MANIFEST)
+    if not os.path.isfile(manifest):
+        shutil.rmtree(backup, ignore_errors=True)
+        return False
+    with open(manifest) as fh:
+        kept = set(json.load(fh))
+    for name in _files(root) if os.path.isdir(root) else []:
+        if name not in kept:
+            os.remove(os.path.join(root, name))
+    for name in kept:
+        saved, current = os.path.join(backup, "tree", name), os.path.join(root, name)
+        if not (os.path.isfile(current) and filecmp.cmp(saved, current, shallow=False)):
+            os.makedirs(os.path.dirname(current) or ".", exist_ok=True)
+            shutil.copy2(saved, current)
+    shutil.rmtree(backup)
+    return True
+
+
+def snapshot(root: str = REPORTS, backup: str = BACKUP) -> None:
+    """Copy root into backup (rolling back first what a killed earlier run left behind)."""
+    if restore(root, backup):
+        print(f"{root}: rolled back the files of an interrupted earlier stage from {backup}/")
+    os.makedirs(root, exist_ok=True)
+    shutil.copytree(root, os.path.join(backup, "tree"))
+    with open(os.path.join(backup, MANIFEST), "w") as fh:
+        json.dump(_files(root), fh)
+
+
+def normalise(nb: dict, input_path: str, output_path: str) -> dict:
+    """An executed notebook without what changes from run to run when the results do not:
+    papermill's timestamps and durations, nbclient's execution times, random cell ids."""
+    papermill = nb.get("metadata", {}).get("papermill", {})
+    for key in VOLATILE_PAPERMILL:
+        papermill.pop(key, None)
+    papermill.update(input_path=input_path, output_path=output_path)
+    for i, cell in enumerate(nb.get("cells", [])):
+        cell["id"] = f"cell-{i:02d}"
+        for key in ("papermill", "execution"):
+            cell.get("metadata", {}).pop(key, None)
+    return nb
+
+
+def parameters(params_file: str, extra: list[tuple[str, str]]) -> dict:
+    """params.yaml's keys plus NAME VALUE pairs (VALUE read as YAML: 0 is an int, grpo a string)."""
+    with open(params_file) as fh:
+        values = yaml.safe_load(fh) or {}
+    values.update({name: yaml.safe_load(value) for name, value in extra})
+    return values
+
+
+def execute(notebook: str, output: str, values: dict) -> None:
+    """Run the notebook; write the normalised executed copy to output only if every cell ran."""
+    import nbformat
+    import papermill
+
+    os.makedirs(FAILED, exist_ok=True)
+    work = os.path.join(FAILED, os.path.basename(output))
+    # library deprecation notices name files of this machine's venv: kept out of the reports
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
+    declared = papermill.inspect_notebook(notebook)  # pass only what its parameters cell names
+    values = {name: value for name, value in values.items() if name in declared}
+    try:
+        papermill.execute_notebook(notebook, work, parameters=values, cwd=".", progress_bar=False,
+                                   log_output=False, kernel_name="python3")
+    except papermill.PapermillExecutionError as err:
+        raise RuntimeError(f"{notebook}: cell {err.exec_count} raised {err.ename}: {err.evalue} "
+                           f"(the executed notebook is in {work})") from None
+    nb = normalise(nbformat.read(work, as_version=4), notebook, output)
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    tmp = output + ".tmp"
+    nbformat.write(nbformat.from_dict(nb), tmp)
+    os.replace(tmp, output)
+    os.remove(work)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str]) -> int:
+    args, extra, sections, inputs = list(argv), [], [], []
+    while "-p" in args:
+        i = args.index("-p")
+        extra.append((args[i + 1], args[i + 2]))
+        del args[i:i + 3]
+    for arg in args[2:]:
+        (inputs if arg.startswith("--exists=") else sections).append(arg.split("=", 1)[-1])
+    if len(args) < 2:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    notebook, output = args[:2]
+    try:
+        check("params.yaml", sections, tuple(inputs))
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    snapshot()
+    start = time.perf_counter()
+    try:
+        for folder in REPORT_FOLDERS:
+            os.makedirs(os.path.join(REPORTS, folder), exist_ok=True)
+        execute(notebook, output, parameters("params.yaml", extra))
+    except (Exception, KeyboardInterrupt) as err:
+        restore()
+        print(f"{err}; the previous results in {REPORTS}/ are kept", file=sys.stderr)
+        return 1
+    shutil.rmtree(BACKUP)
+    # the stage's wall time (kernel start included), for benchmarks/; never in a committed file
+    stem = os.path.splitext(os.path.relpath(output, REPORTS))[0]
+    write_timing(f"stages/{stem}", {"seconds": round(time.perf_counter() - start, 1), "notebook": notebook})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+"""The stage runner: params checked before anything is touched, reports/ restored after a failure
+or a kill, executed notebooks written without what changes from run to run."""
+import json
+
+import pytest
+
+from mathtransfer import stage
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports/results").mkdir(parents=True)
+    (tmp_path / "reports/results/a.csv").write_text("x\n1\n")
+    (tmp_path / "reports/01.ipynb").write_text("{}")
+    return tmp_path
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_restore_puts_back_changed_removed_and_drops_created_files(workdir):
+    before = _tree(workdir / "reports")
+    stage.snapshot()
+    (workdir / "reports/results/a.csv").write_text("x\n2\n")  # changed
+    (workdir / "reports/01.ipynb").unlink()  # removed
+    (workdir / "reports/results/half.csv").write_text("x\n")  # created
+    assert stage.restore() is True
+    assert _tree(workdir / "reports") == before
+    assert not (workdir / stage.BACKUP).exists()
+    assert stage.restore() is False  # nothing left to restore
+
+
+def test_a_snapshot_left_by_a_killed_run_is_rolled_back_first(workdir):
+    stage.snapshot()
+    (workdir / "reports/results/a.csv").write_text("half-written by a run that was killed\n")
+    stage.snapshot()  # the next stage run: rolls back, then takes a fresh snapshot
+    assert (workdir / "reports/results/a.csv").read_text() == "x\n1\n"
+    assert json.load(open(workdir / stage.BACKUP / stage.MANIFEST)) == ["01.ipynb", "results/a.csv"]
+
+
+def test_an_incomplete_backup_is_ignored(workdir):
+    (workdir / stage.BACKUP / "tree").mkdir(parents=True)  # killed while copying: no manifest
+    assert stage.restore() is False and not (workdir / stage.BACKUP).exists()
+    assert _tree(workdir / "reports")  # reports untouched
+
+
+def test_a_bad_param_stops_before_anything_is_touched(workdir, capsys):
+    (workdir / "params.yaml").write_text("seed: 0\nbase:\n  n_layers: two\n")
+    before = _tree(workdir)
+    code = stage.main(["notebooks/01_base.ipynb", "reports/01_base.ipynb", "base"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "params.yaml: base.n_layers: expected an integer >= 1, got 'two'"
+    assert _tree(workdir) == before and not (workdir / stage.BACKUP).exists()
+
+
+def test_normalise_drops_timestamps_durations_and_random_ids():
+    def executed(start, ident):
+        return {"metadata": {"papermill": {"start_time": start, "end_time": start, "duration": 1.5,
+                                           "parameters": {"seed": 0}, "environment_variables": {},
+                                           "input_path": "in.ipynb", "output_path": "/tmp/x.ipynb"}},
+                "cells": [{"id": ident, "cell_type": "code", "source": "1",
+                           "metadata": {"papermill": {"duration": 0.1}, "execution": {"iopub.status.idle": start},
+                                        "tags": ["injected-parameters"]}}]}
+
+    one = stage.normalise(executed("2026-01-01", "a1b2"), "notebooks/x.ipynb", "reports/x.ipynb")
+    two = stage.normalise(executed("2026-02-02", "ffee"), "notebooks/x.ipynb", "reports/x.ipynb")
+    assert one == two
+    assert one["metadata"]["papermill"] == {"parameters": {"seed": 0}, "input_path": "notebooks/x.ipynb",
+                                            "output_path": "reports/x.ipynb"}
+    assert one["cells"][0]["id"] == "cell-00" and one["cells"][0]["metadata"] == {"tags": ["injected-parameters"]}
+
+
+def test_parameters_read_values_as_yaml(tmp_path):
+    (tmp_path / "params.yaml").write_text("seed: 3\ntrain: {seeds: [0]}\n")
+    values = stage.parameters(str(tmp_path / "params.yaml"), [("arm", "grpo"), ("run_seed", "2")])
+    assert values == {"seed": 3, "train": {"seeds": [0]}, "arm": "grpo", "run_seed": 2}
