@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore")
 import torch  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from mathtransfer import config, data, generation, models  # noqa: E402
+from mathtransfer import config, generation, models, storage  # noqa: E402
 
 
 def main():
@@ -33,7 +33,7 @@ def main():
     hf_logging.set_verbosity_error()
     ecfg = config.parse(config.EvalConfig, raw.get("evaluation"), "evaluation")
     model_path = args.model or config.parse(config.BaseConfig, raw.get("base"), "base").out_dir
-    test = data.load(config.parse(config.DataConfig, raw.get("data"), "data").out_dir)["test"]
+    test = storage.load_dataset(config.parse(config.DataConfig, raw.get("data"), "data").out_dir)["test"]
     prompts = generation.first_per_task(test, args.per_task)["prompt"]
     model, tokenizer = models.load_model(model_path, "full")
     generation.generate(model, tokenizer, prompts[:4], 4, 8)  # warm-up

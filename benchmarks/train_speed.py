@@ -30,7 +30,7 @@ def one_arm(arm: str, steps: int, params: str) -> dict:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from mathtransfer import arms, config, data
+    from mathtransfer import arms, config, storage
 
     raw = config.read_params(params)
     threads = raw.get("threads", 2)
@@ -39,7 +39,7 @@ def one_arm(arm: str, steps: int, params: str) -> dict:
     cfg = config.parse(config.TrainConfig, raw.get("train"), "train")
     base = config.parse(config.BaseConfig, raw.get("base"), "base").out_dir
     ecfg = config.parse(config.EvalConfig, raw.get("evaluation"), "evaluation")
-    train = data.load(config.parse(config.DataConfig, raw.get("data"), "data").out_dir)["train"]
+    train = storage.load_dataset(config.parse(config.DataConfig, raw.get("data"), "data").out_dir)["train"]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = dataclasses.replace(cfg, sft_steps=steps, rl_steps=steps, save_steps=steps,
                                   out_dir=os.path.join(tmp, "arms"), checkpoint_dir=os.path.join(tmp, "checkpoints"))

@@ -33,7 +33,7 @@ import pandas as pd
 from datasets.utils.logging import disable_progress_bar
 from IPython.display import display
 
-from mathtransfer import config
+from mathtransfer import config, storage
 from mathtransfer import data as miniworld
 
 disable_progress_bar()
@@ -54,7 +54,7 @@ miniworld.task_table(cfg.source)
 
 # %%
 dataset = miniworld.build(cfg, shared.seed)
-miniworld.save(dataset, cfg.out_dir)
+storage.save_dataset(dataset, cfg.out_dir)
 print("\n".join(f"MISSING {name}: {why}" for name, why in miniworld.missing(dataset).items()) or "every benchmark loaded")
 dataset
 

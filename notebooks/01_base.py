@@ -32,15 +32,14 @@ from IPython.display import display
 from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
-from mathtransfer import config, generation, models, pretrain, storage
-from mathtransfer import data as miniworld
+from mathtransfer import config, models, pretrain, storage
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 cfg = config.parse(config.BaseConfig, base, "base")
 torch.set_num_threads(shared.threads)
 set_seed(shared.seed)
 hf_logging.disable_progress_bar()  # the report shows results, not progress bars
-dataset = miniworld.load(data["out_dir"])
+dataset = storage.load_dataset(data["out_dir"])
 cfg
 
 # %% [markdown]
@@ -55,14 +54,14 @@ if cfg.model:
 else:
     texts = [t for column in ("prompt", "target", "teacher_think", "teacher_nothink") for t in train[column] if t]
     tokenizer = models.train_tokenizer(texts, cfg.vocab_size)
-    example = generation.chat_prompts(tokenizer, [train[0]["prompt"]])[0] + train[0]["target"]
+    example = models.chat_prompts(tokenizer, [train[0]["prompt"]])[0] + train[0]["target"]
     print(f"vocabulary: {len(tokenizer)} tokens")
     print(tokenizer.convert_ids_to_tokens(tokenizer(example)["input_ids"]))
 
 # %%
 if not cfg.model:
     frame = train.select_columns(["task", "prompt", "target"]).to_pandas()
-    full = generation.chat_prompts(tokenizer, list(frame.prompt))
+    full = models.chat_prompts(tokenizer, list(frame.prompt))
     frame["tokens"] = [len(p) + len(t) + 1 for p, t in zip(tokenizer(full)["input_ids"], tokenizer(list(frame.target))["input_ids"])]
     lengths = frame.groupby("task", sort=False).tokens.describe()[["mean", "min", "max"]].round(1)
     print(f"longest sequence: {frame.tokens.max()} tokens (max_length {cfg.max_length})")

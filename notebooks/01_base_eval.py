@@ -27,8 +27,7 @@ from IPython.display import display
 from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
-from mathtransfer import config, evaluate, generation, models, plots
-from mathtransfer import data as miniworld
+from mathtransfer import config, evaluate, generation, models, plots, storage
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 cfg = config.parse(config.BaseConfig, base, "base")
@@ -36,7 +35,7 @@ ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
 torch.set_num_threads(shared.threads)
 set_seed(shared.seed)
 hf_logging.disable_progress_bar()  # the report shows results, not progress bars
-dataset = miniworld.load(data["out_dir"])
+dataset = storage.load_dataset(data["out_dir"])
 
 # %% [markdown]
 # ## Reload and evaluate

@@ -39,7 +39,6 @@ from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
 from mathtransfer import arms, config, schema, storage
-from mathtransfer import data as miniworld
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 cfg = config.parse(config.TrainConfig, train, "train")
@@ -49,7 +48,7 @@ set_seed(run_seed)
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()  # TRL/transformers deprecation chatter is not part of the report
 disable_progress_bar()
-dataset = miniworld.load(data["out_dir"])
+dataset = storage.load_dataset(data["out_dir"])
 name = schema.run_name(arm, run_seed)
 print(f"arm {arm}, seed {run_seed}, mode {cfg.mode}, from {base['out_dir']} -> {cfg.out_dir}/{name}")
 

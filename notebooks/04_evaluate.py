@@ -28,7 +28,6 @@ from IPython.display import display
 from transformers.utils import logging as hf_logging
 
 from mathtransfer import config, evaluate, models, plots, storage
-from mathtransfer import data as miniworld
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
@@ -37,7 +36,7 @@ torch.set_num_threads(shared.threads)
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
 disable_progress_bar()
-test = miniworld.load(data["out_dir"])["test"]
+test = storage.load_dataset(data["out_dir"])["test"]
 trained, missing = models.trained_runs(base["out_dir"], tcfg.out_dir, tcfg.seeds)
 print("models missing (their stage has not run; left out):", ", ".join(missing) or "none")
 # released (tuned, base) pairs from the params' zoo list, scored on the same items (GPU profile)

@@ -36,7 +36,6 @@ from IPython.display import HTML
 from transformers.utils import logging as hf_logging
 
 from mathtransfer import config, generation, models, plots, storage, tokens as token_shift
-from mathtransfer import data as miniworld
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 tcfg = config.parse(config.TrainConfig, train, "train")
@@ -45,7 +44,7 @@ torch.set_num_threads(shared.threads)
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
 disable_progress_bar()
-items = generation.first_per_task(miniworld.load(data["out_dir"])["test"], acfg.n_per_task).to_pandas()
+items = generation.first_per_task(storage.load_dataset(data["out_dir"])["test"], acfg.n_per_task).to_pandas()
 tasks = list(dict.fromkeys(items.task))
 runs, missing = models.trained_runs(base["out_dir"], tcfg.out_dir, tcfg.seeds, acfg.pairs)
 print("arms missing (their stage has not run; left out):", ", ".join(missing) or "none")

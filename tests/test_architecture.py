@@ -145,6 +145,13 @@ def test_a_stage_depends_on_exactly_the_code_it_runs(name):
 
 
 def test_a_figure_or_an_analysis_never_retrains_a_model():
-    train_deps = set(stages()["grpo"]["deps"]) | set(stages()["sft"]["deps"]) | set(stages()["base"]["deps"])
-    for module in APART - {"evaluate"}:
+    train_deps = {d for name in ("sft", "rft", "grpo", "base") for d in stages()[name]["deps"]}
+    for module in APART:
         assert module_path(module) not in train_deps, module
+
+
+def test_pretraining_does_not_depend_on_scoring_or_the_hub():
+    # the base is pretrained on the data: editing a scorer, the code sandbox or the hub loaders
+    # must not retrain it (and with it every arm)
+    for module in ("scorers", "sandbox", "tasks.scoring", "hub", "data", "generation"):
+        assert module_path(module) not in stages()["base"]["deps"], module

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from mathtransfer import data
+from mathtransfer import data, storage
 from mathtransfer.config import DataConfig
 from mathtransfer.registry import TASKS
 from mathtransfer.schema import COLUMNS
@@ -22,9 +22,9 @@ def _digest(folder):
 
 def test_same_seed_same_bytes_on_disk(tmp_path):
     cfg = DataConfig(n_train=25, n_test=5)
-    data.save(data.build(cfg, 7), str(tmp_path / "a"))
-    data.save(data.build(cfg, 7), str(tmp_path / "b"))
-    data.save(data.build(cfg, 8), str(tmp_path / "c"))
+    storage.save_dataset(data.build(cfg, 7), str(tmp_path / "a"))
+    storage.save_dataset(data.build(cfg, 7), str(tmp_path / "b"))
+    storage.save_dataset(data.build(cfg, 8), str(tmp_path / "c"))
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]  # no half-written folders
@@ -77,7 +77,7 @@ def test_too_many_items_for_a_small_prompt_space_is_a_clear_error():
 
 def test_load_missing_folder_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="dvc repro data"):
-        data.load(str(tmp_path / "missing"))
+        storage.load_dataset(str(tmp_path / "missing"))
 
 
 def test_save_refuses_to_replace_a_folder_that_is_not_a_previous_output(tmp_path, tiny_data):
@@ -85,8 +85,8 @@ def test_save_refuses_to_replace_a_folder_that_is_not_a_previous_output(tmp_path
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="refusing to replace it"):
-        data.save(tiny_data, str(precious))
+        storage.save_dataset(tiny_data, str(precious))
     assert (precious / "notes.txt").read_text() == "keep me"
-    data.save(tiny_data, str(tmp_path / "out"))
-    data.save(tiny_data, str(tmp_path / "out"))  # a previous output is replaced
-    assert data.load(str(tmp_path / "out"))["test"].num_rows == tiny_data["test"].num_rows
+    storage.save_dataset(tiny_data, str(tmp_path / "out"))
+    storage.save_dataset(tiny_data, str(tmp_path / "out"))  # a previous output is replaced
+    assert storage.load_dataset(str(tmp_path / "out"))["test"].num_rows == tiny_data["test"].num_rows

@@ -8,7 +8,7 @@ import pytest
 from datasets.exceptions import DatasetNotFoundError
 from huggingface_hub.errors import GatedRepoError
 
-from mathtransfer import hub, registry, scorers
+from mathtransfer import hub, registry, scorers, storage
 from mathtransfer.schema import COLUMNS, RL_SET
 from mathtransfer.tasks import scoring
 
@@ -267,8 +267,8 @@ def test_data_stage_builds_hub_data_from_local_copies(tmp_path):
     summary = data.summary(built)
     assert summary.set_index("benchmark").loc["GPQA-Diamond", "items"] == 0
     assert not set(built["train"]["prompt"]) & set(built["test"]["prompt"])
-    data.save(built, str(tmp_path / "hub"))
-    again = data.load(str(tmp_path / "hub"))
+    storage.save_dataset(built, str(tmp_path / "hub"))
+    again = storage.load_dataset(str(tmp_path / "hub"))
     assert list(data.missing(again)) == ["GPQA-Diamond"]
     rl_rows = sum(b == RL_SET for b in again["train"]["benchmark"])
     assert 0 < rl_rows == len(arms.math_split(again["train"], 0, "grpo"))  # the RL set's rows only

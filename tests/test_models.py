@@ -12,7 +12,7 @@ def test_tokenizer_round_trip_and_chat_template(tmp_path, tiny_tokenizer):
     digits = tok.convert_ids_to_tokens(tok("12345")["input_ids"])
     assert digits == ["1", "2", "3", "4", "5"]
     assert tok.pad_token == models.PAD and tok.eos_token == models.IM_END
-    prompt = generation.chat_prompts(tok, ["hi"])[0]
+    prompt = models.chat_prompts(tok, ["hi"])[0]
     assert prompt == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     tok.save_pretrained(tmp_path)
     from transformers import AutoTokenizer

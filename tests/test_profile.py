@@ -10,7 +10,7 @@ import pytest
 import yaml
 from datasets import Dataset
 
-from mathtransfer import arms, config, data, models, schema
+from mathtransfer import arms, config, data, models, schema, storage
 from mathtransfer.config import ConfigError
 
 from conftest import ROOT
@@ -75,10 +75,9 @@ def test_gpu_check_runs_the_profile_settings_on_cpu(tmp_path):
 
 def test_training_entry_point_runs_without_the_notebook(tmp_path, tiny_data, tiny_model_dir, monkeypatch, capsys):
     """`python -m mathtransfer.arms ARM SEED` (what `accelerate launch -m` starts) trains and saves."""
-    from mathtransfer import data as data_module
 
     shutil.copytree(tiny_model_dir, tmp_path / "models" / "base")
-    data_module.save(tiny_data, str(tmp_path / "data" / "tiny"))
+    storage.save_dataset(tiny_data, str(tmp_path / "data" / "tiny"))
     params = {"data": {"out_dir": "data/tiny"}, "base": {"out_dir": "models/base"},
               "train": {"sft_steps": 1, "sft_batch_size": 2, "save_steps": 1}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -16,6 +16,15 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _notebook(workdir):
+    """nb.py (percent format) -> nb.ipynb with the python3 kernel, as the project's notebooks."""
+    import jupytext
+
+    nb = jupytext.read(workdir / "nb.py")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, workdir / "nb.ipynb")
+
+
 def _tree(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -37,7 +46,15 @@ def test_a_snapshot_left_by_a_killed_run_is_rolled_back_first(workdir):
     (workdir / "reports/results/a.csv").write_text("half-written by a run that was killed\n")
     stage.snapshot()  # the next stage run: rolls back, then takes a fresh snapshot
     assert (workdir / "reports/results/a.csv").read_text() == "x\n1\n"
-    assert json.load(open(workdir / stage.BACKUP / stage.MANIFEST)) == ["01.ipynb", "results/a.csv"]
+    assert json.load(open(workdir / stage.BACKUP / stage.MANIFEST))["files"] == ["01.ipynb", "results/a.csv"]
+
+
+def test_a_backup_from_another_commit_is_dropped_not_applied(workdir, monkeypatch):
+    stage.snapshot()
+    (workdir / "reports/results/a.csv").write_text("x\n3\n")  # e.g. newer reports from a git checkout
+    monkeypatch.setattr(stage, "_commit", lambda: "another-commit")
+    assert stage.restore() is False
+    assert (workdir / "reports/results/a.csv").read_text() == "x\n3\n" and not (workdir / stage.BACKUP).exists()
 
 
 def test_an_incomplete_backup_is_ignored(workdir):
@@ -54,6 +71,29 @@ def test_a_bad_param_stops_before_anything_is_touched(workdir, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "params.yaml: base.n_layers: expected an integer >= 1, got 'two'"
     assert _tree(workdir) == before and not (workdir / stage.BACKUP).exists()
+
+
+def test_an_unknown_p_name_is_one_line_not_a_silent_default(workdir, capsys):
+    (workdir / "params.yaml").write_text("seed: 0\n")
+    (workdir / "nb.py").write_text('# %% tags=["parameters"]\narm = "grpo"\nrun_seed = 0\n')
+    _notebook(workdir)
+    assert stage.main(["nb.ipynb", "reports/nb.ipynb", "-p", "arn", "sft-think"]) == 2
+    assert capsys.readouterr().err.strip() == ("nb.ipynb: -p arn: not a parameter of the notebook; "
+                                               "its parameters: arm, run_seed")
+    assert not (workdir / "reports/nb.ipynb").exists()
+
+
+def test_a_failing_cell_restores_reports_and_keeps_the_failed_notebook(workdir, capsys):
+    (workdir / "params.yaml").write_text("seed: 0\n")
+    (workdir / "nb.py").write_text('# %% tags=["parameters"]\nseed = 1\n\n# %%\n'
+                                   'open("reports/results/a.csv", "w").write("half")\n'
+                                   'open("reports/results/new.csv", "w").write("half")\nraise ValueError("boom")\n')
+    _notebook(workdir)
+    before = _tree(workdir / "reports")
+    assert stage.main(["nb.ipynb", "reports/nb.ipynb"]) == 1
+    assert "raised ValueError: boom" in capsys.readouterr().err
+    assert _tree(workdir / "reports") == before
+    assert (workdir / stage.FAILED / "nb.ipynb").is_file() and not (workdir / stage.BACKUP).exists()
 
 
 def test_normalise_drops_timestamps_durations_and_random_ids():

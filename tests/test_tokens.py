@@ -8,7 +8,7 @@ import torch
 
 import pandas as pd
 
-from mathtransfer import generation, tokens
+from mathtransfer import generation, models, tokens
 
 
 PROMPTS = ["Compute 7+1+2.", "Find x if 2x+1=7.", "Write the word pearl 2 times."]
@@ -38,7 +38,7 @@ def test_against_brute_force(model_pair):
     details = tokens.compare(base, perturbed, tokenizer, PROMPTS, RESPONSES, batch_size=2)
     diffs = []
     for prompt, response, detail in zip(PROMPTS, RESPONSES, details):
-        p_ids = tokenizer(generation.chat_prompts(tokenizer, [prompt]), add_special_tokens=False)["input_ids"][0]
+        p_ids = tokenizer(models.chat_prompts(tokenizer, [prompt]), add_special_tokens=False)["input_ids"][0]
         r_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
         ids = torch.tensor([p_ids + r_ids])
         with torch.no_grad():

@@ -163,7 +163,7 @@ USAGE = "usage: [accelerate launch -m] python -m mathtransfer.arms ARM SEED [PAR
 def main(args: list[str]) -> int:
     """The training entry point without the notebook (no checkpoint scoring or plots), so that a run
     can be spread over several GPUs: `accelerate launch -m mathtransfer.arms grpo 0`."""
-    from . import config, data
+    from . import config, storage
 
     if len(args) not in (2, 3) or args[0] not in ARMS or not args[1].isdigit():
         print(USAGE, file=sys.stderr)
@@ -172,7 +172,7 @@ def main(args: list[str]) -> int:
     train_cfg = config.parse(config.TrainConfig, params.get("train"), "train")
     base_cfg = config.parse(config.BaseConfig, params.get("base"), "base")
     data_cfg = config.parse(config.DataConfig, params.get("data"), "data")
-    curve, facts, timing = run(args[0], train_cfg, base_cfg.out_dir, data.load(data_cfg.out_dir)["train"], int(args[1]))
+    curve, facts, timing = run(args[0], train_cfg, base_cfg.out_dir, storage.load_dataset(data_cfg.out_dir)["train"], int(args[1]))
     print(json.dumps(dict(facts, **timing)))
     return 0
 

@@ -5,7 +5,8 @@ with a string (hashed with SHA-512 by Python, so not subject to hash randomisati
 are drawn first, with unique prompts; training items whose prompt occurs in the test split are
 rejected, so no test prompt is ever trained on. Training prompts may repeat: some tasks have
 small prompt spaces (a repeat is one more epoch on that item, never a leak).
-Saved as a `datasets.DatasetDict` (Arrow) with splits `train` and `test`, atomically.
+Saved as a `datasets.DatasetDict` (Arrow) with splits `train` and `test`, atomically
+(storage.save_dataset; every later stage reads it with storage.load_dataset).
 Left out: the hub benchmarks of the GPU profile (a later loader fills the same columns).
 """
 from __future__ import annotations
@@ -16,10 +17,9 @@ import os
 import random
 
 import pandas as pd
-from datasets import Dataset, DatasetDict, load_from_disk
+from datasets import Dataset, DatasetDict
 
 from .config import DataConfig
-from .storage import atomic_dir
 from .registry import BENCHMARKS, TASKS
 from .scorers import score
 from .schema import COLUMNS
@@ -104,23 +104,6 @@ def missing(dataset: DatasetDict) -> dict[str, str]:
         return json.loads(dataset["test"].info.description or "{}").get("missing", {})
     except ValueError:
         return {}
-
-
-def save(dataset: DatasetDict, out_dir: str) -> None:
-    """Write atomically (storage.atomic_dir): a half-written dataset is never left behind."""
-    with atomic_dir(out_dir, marker="dataset_dict.json") as tmp:
-        dataset.save_to_disk(tmp)
-
-
-def load(path: str) -> DatasetDict:
-    """Load a saved mini-world (or any DatasetDict with the same columns) into memory.
-
-    In memory, so that later .map/.filter calls never write cache files into the folder: it is a
-    DVC output, and a changed output would make DVC rerun the data stage.
-    """
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"{path}: no dataset here; run `dvc repro data` first")
-    return load_from_disk(path, keep_in_memory=True)
 
 
 def summary(dataset: DatasetDict) -> pd.DataFrame:

@@ -14,14 +14,9 @@ import pandas as pd
 import torch
 from datasets import Dataset
 
+from .models import chat_prompts
 from .scorers import score
 from .tasks.scoring import extract_answer
-
-
-def chat_prompts(tokenizer, prompts: list[str]) -> list[str]:
-    """User messages -> prompt strings ending with the assistant header."""
-    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                          add_generation_prompt=True) for p in prompts]
 
 
 @torch.inference_mode()

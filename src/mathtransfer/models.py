@@ -58,6 +58,12 @@ def resolve(name_or_path: str) -> str:
     return name_or_path
 
 
+def chat_prompts(tokenizer, prompts: list[str]) -> list[str]:
+    """User messages -> prompt strings ending with the assistant header (the chat template)."""
+    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                          add_generation_prompt=True) for p in prompts]
+
+
 def train_tokenizer(texts, vocab_size: int) -> PreTrainedTokenizerFast:
     """Byte-level BPE trained on `texts`; digits are always single tokens (easy arithmetic)."""
     tok = Tokenizer(models.BPE())

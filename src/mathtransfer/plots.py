@@ -1,6 +1,6 @@
 """The figures, one function per figure; each takes tidy DataFrames and returns a matplotlib Figure.
 
-Imports nothing from the rest of the package: plots read the tidy CSVs' columns only.
+Imports only schema's names from the package: plots read the tidy CSVs' columns.
 Left out: styling beyond seaborn's defaults.
 """
 from __future__ import annotations
@@ -18,8 +18,9 @@ import seaborn as sns  # noqa: E402
 import numpy as np  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 
-GROUP_ORDER = ["math", "other", "non"]
-GROUP_LABELS = {"math": "math", "other": "other reasoning", "non": "non-reasoning"}
+from .schema import ARMS, GROUP_LABELS, GROUPS  # noqa: E402
+
+GROUP_ORDER = list(GROUPS)
 
 
 @contextmanager
@@ -67,7 +68,7 @@ def task_accuracy(acc: pd.DataFrame, title: str = "Per-task accuracy"):
     return fig
 
 
-ARM_ORDER = ["sft-think", "sft-nothink", "rft", "grpo"]
+ARM_ORDER = list(ARMS)  # every figure orders the arms as schema.ARMS does
 
 
 def training_curves(curves: pd.DataFrame, metrics: list[str], title: str = "Training curves"):

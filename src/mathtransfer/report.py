@@ -38,7 +38,9 @@ class Section(NamedTuple):
 # Notebook stem -> its section, in the paper's order; "02_train" stands for reports/train/*.ipynb.
 SECTIONS = {
     "00_data": Section("The mini-world and its data", "§2 setup", None, "The synthetic tasks and splits."),
-    "01_base": Section("The base model", "§2 setup", "base", "Accuracy per task, pass@k on math."),
+    "01_base": Section("The base model", "§2 setup", None, "Tokenizer, tiny Qwen3, pretraining loss."),
+    "01_base_eval": Section("The base model's headroom", "§2 setup", "base",
+                            "Accuracy per task before any training, pass@k on math, tasks above chance."),
     "02_train": Section("Training runs", "§2.2", None, "Each arm and seed's losses, rewards, checkpoints."),
     "03_training": Section("Training dynamics", "§2.2, Table 7", "training", "Change per group over seeds."),
     "04_evaluate": Section("Evaluation", "Table 1, Figure 1", "evaluate", "Every model on all twelve tasks."),

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -47,24 +48,48 @@ def _files(root: str) -> list[str]:
                   for folder, _, names in os.walk(root) for name in names)
 
 
+def _commit() -> str | None:
+    """The git commit checked out now (None outside a git repository)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def drop(backup: str = BACKUP) -> None:
+    """Delete the backup; the manifest first, so that a kill midway leaves an incomplete backup
+    (ignored) rather than a complete-looking one with files missing."""
+    if os.path.isfile(os.path.join(backup, MANIFEST)):
+        os.remove(os.path.join(backup, MANIFEST))
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 def restore(root: str = REPORTS, backup: str = BACKUP) -> bool:
     """Put root back as the backup recorded it (files changed or removed since are restored, files
-    created since are deleted); drop the backup. False when there was no complete backup."""
+    created since are deleted); drop the backup. False when there was no complete backup, or when
+    it was taken on another git commit than the one checked out now (a `git checkout` since the
+    kill brought other reports: those are kept)."""
     manifest = os.path.join(backup, MANIFEST)
     if not os.path.isfile(manifest):
-        shutil.rmtree(backup, ignore_errors=True)
+        drop(backup)
         return False
     with open(manifest) as fh:
-        kept = set(json.load(fh))
+        recorded = json.load(fh)
+    if recorded["commit"] != _commit():
+        print(f"{backup}/: taken on another git commit; the reports checked out now are kept", file=sys.stderr)
+        drop(backup)
+        return False
+    kept = set(recorded["files"])
     for name in _files(root) if os.path.isdir(root) else []:
         if name not in kept:
             os.remove(os.path.join(root, name))
     for name in kept:
         saved, current = os.path.join(backup, "tree", name), os.path.join(root, name)
-        if not (os.path.isfile(current) and filecmp.cmp(saved, current, shallow=False)):
+        if os.path.isfile(saved) and not (os.path.isfile(current) and filecmp.cmp(saved, current, shallow=False)):
             os.makedirs(os.path.dirname(current) or ".", exist_ok=True)
             shutil.copy2(saved, current)
-    shutil.rmtree(backup)
+    drop(backup)
     return True
 
 
@@ -75,7 +100,7 @@ def snapshot(root: str = REPORTS, backup: str = BACKUP) -> None:
     os.makedirs(root, exist_ok=True)
     shutil.copytree(root, os.path.join(backup, "tree"))
     with open(os.path.join(backup, MANIFEST), "w") as fh:
-        json.dump(_files(root), fh)
+        json.dump({"commit": _commit(), "files": _files(root)}, fh)
 
 
 def normalise(nb: dict, input_path: str, output_path: str) -> dict:
@@ -100,8 +125,10 @@ def parameters(params_file: str, extra: list[tuple[str, str]]) -> dict:
     return values
 
 
-def execute(notebook: str, output: str, values: dict) -> None:
-    """Run the notebook; write the normalised executed copy to output only if every cell ran."""
+def execute(notebook: str, output: str, values: dict, extra: tuple[str, ...] = ()) -> None:
+    """Run the notebook; write the normalised executed copy to output only if every cell ran.
+    Of params.yaml's sections only those the notebook's parameters cell names are passed (the
+    stage's deps list what it reads); the `extra` names (-p) must all be named there."""
     import nbformat
     import papermill
 
@@ -109,8 +136,8 @@ def execute(notebook: str, output: str, values: dict) -> None:
     work = os.path.join(FAILED, os.path.basename(output))
     # library deprecation notices name files of this machine's venv: kept out of the reports
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
-    declared = papermill.inspect_notebook(notebook)  # pass only what its parameters cell names
-    values = {name: value for name, value in values.items() if name in declared}
+    declared = papermill.inspect_notebook(notebook)
+    values = {name: value for name, value in values.items() if name in declared or name in extra}
     try:
         papermill.execute_notebook(notebook, work, parameters=values, cwd=".", progress_bar=False,
                                    log_output=False, kernel_name="python3")
@@ -146,18 +173,26 @@ def main(argv: list[str]) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    import papermill
+
+    declared = papermill.inspect_notebook(notebook)
+    unknown = [name for name, _ in extra if name not in declared]
+    if unknown:
+        print(f"{notebook}: -p {', '.join(unknown)}: not a parameter of the notebook; its parameters: "
+              f"{', '.join(declared)}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _terminate)
     snapshot()
     start = time.perf_counter()
     try:
         for folder in REPORT_FOLDERS:
             os.makedirs(os.path.join(REPORTS, folder), exist_ok=True)
-        execute(notebook, output, parameters("params.yaml", extra))
+        execute(notebook, output, parameters("params.yaml", extra), tuple(name for name, _ in extra))
     except (Exception, KeyboardInterrupt) as err:
         restore()
         print(f"{err}; the previous results in {REPORTS}/ are kept", file=sys.stderr)
         return 1
-    shutil.rmtree(BACKUP)
+    drop()
     # the stage's wall time (kernel start included), for benchmarks/; never in a committed file
     stem = os.path.splitext(os.path.relpath(output, REPORTS))[0]
     write_timing(f"stages/{stem}", {"seconds": round(time.perf_counter() - start, 1), "notebook": notebook})

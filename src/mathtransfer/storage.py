@@ -4,7 +4,9 @@ A stage's output folder is therefore either the previous complete output or the 
 one, never half of either. An existing destination is only replaced when it holds a marker file
 of the same kind of output (e.g. dataset_dict.json, config.json), so that a mistyped out_dir can
 never delete an unrelated folder.
-`write_timing` records a stage's wall times where no committed file changes with them.
+`save_dataset`/`load_dataset` write and read the data stage's DatasetDict (so that a stage that
+only reads the data does not depend on how it is built); `write_timing` records a stage's wall
+times where no committed file changes with them.
 Left out: locking against two writers (DVC runs one stage at a time).
 """
 from __future__ import annotations
@@ -42,6 +44,23 @@ def atomic_dir(out_dir: str, marker: str | tuple[str, ...]):
         os.replace(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_dataset(dataset, out_dir: str) -> None:
+    """Write a datasets.DatasetDict (Arrow) atomically: a half-written dataset is never left behind."""
+    with atomic_dir(out_dir, marker="dataset_dict.json") as tmp:
+        dataset.save_to_disk(tmp)
+
+
+def load_dataset(path: str):
+    """A saved DatasetDict (the data stage's output), in memory, so that later .map/.filter calls
+    never write cache files into the folder: it is a DVC output, and a changed output would make
+    DVC rerun the data stage."""
+    from datasets import load_from_disk
+
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no dataset here; run `dvc repro data` first")
+    return load_from_disk(path, keep_in_memory=True)
 
 
 def write_timing(name: str, facts: dict, folder: str = TIMINGS_DIR) -> str:

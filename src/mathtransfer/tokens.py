@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .generation import chat_prompts, generate
+from .generation import generate
+from .models import chat_prompts
 from .models import load_model
 from .schema import GROUP_LABELS
 
