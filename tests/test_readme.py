@@ -1,0 +1,219 @@
+"""The README's result tables say what reports/ says.
+
+Each table is found by its header row; every number in its rows is compared with the value
+recomputed from the files under reports/ the way the notebooks compute it, at the precision the
+README prints (rounded half to even from the value's shortest repr, as pandas' round shows it in
+the notebooks). One unit off in the last printed digit fails (test_a_one_digit_change_is_caught).
+"""
+import json
+import os
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
+
+import pandas as pd
+import yaml
+
+from conftest import ROOT
+from mathtransfer import dynamics
+
+README = os.path.join(ROOT, "README.md")
+RESULTS = os.path.join(ROOT, "reports", "results")
+ARMS = ["sft-think", "sft-nothink", "rft", "grpo"]
+NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+# the tables, each found by the start of its header row
+TRAINING = "| arm | math gain, mean (seed range) |"
+EVALUATION = "| arm | math | other reasoning | non-reasoning |"
+TI = "| arm | TI_other | TI_non |"
+LATENT = "| arm | d math / other / non (paper pooling) |"
+TOKENS = "| arm | kl_paper | kl_exact | rank_shift | share_changed |"
+BASE = "| math | | | | other |"
+ARM_SETTINGS = "| arm | data | steps x batch | lr |"
+
+
+def read(name: str) -> pd.DataFrame:
+    return pd.read_csv(os.path.join(RESULTS, name))
+
+
+def table_rows(text: str, header: str) -> list[list[str]]:
+    """The cells of every row of the markdown table whose header row starts with `header`."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(header)]
+    assert len(starts) == 1, f"README: expected one table with header {header!r}, found {len(starts)}"
+    rows = []
+    for line in lines[starts[0] + 2:]:  # after the header and the |---| row
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def printed(text: str, header: str) -> dict[str, list[str]]:
+    """Row name (first cell) -> the numbers printed in the rest of the row, as written."""
+    return {row[0]: NUMBER.findall(" ".join(row[1:])) for row in table_rows(text, header)}
+
+
+def rounded(value: float, places: int) -> Decimal:
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+
+
+def compare(shown: dict[str, list[str]], expected: dict[str, list[float]], what: str) -> list[str]:
+    """Mismatches between a table's printed numbers and the values they should round from."""
+    if list(shown) != list(expected):
+        return [f"{what}: rows {list(shown)}, expected {list(expected)}"]
+    errors = []
+    for row, values in expected.items():
+        if len(shown[row]) != len(values):
+            errors.append(f"{what}, {row}: {len(shown[row])} numbers printed, expected {len(values)}")
+            continue
+        for text, value in zip(shown[row], values):
+            places = len(text.split(".")[1]) if "." in text else 0
+            if Decimal(text) != rounded(value, places):
+                errors.append(f"{what}, {row}: README {text}, reports give {float(value)!r} ({rounded(value, places)})")
+    return errors
+
+
+# --- what each table should say, from reports/ (cached: the one-digit test reuses them)
+
+
+@lru_cache
+def training_expected() -> dict[str, list[float]]:
+    """Notebook 03: each run's change from step 0 at its last checkpoint (dynamics.final_gains), mean
+    and range over seeds; then the matched-gain reading (matched_gain.csv), mean over seeds."""
+    _, spread = dynamics.final_gains(dynamics.gains(read("train_checkpoints.csv")), ARMS)
+    matched = read("matched_gain.csv").groupby("arm")[["other", "non", "step"]].mean()
+    return {arm: [spread.loc[arm, ("math", "mean")], spread.loc[arm, ("math", "min")], spread.loc[arm, ("math", "max")],
+                  spread.loc[arm, ("other", "mean")], spread.loc[arm, ("non", "mean")], *matched.loc[arm]]
+            for arm in ARMS}
+
+
+@lru_cache
+def evaluation_expected() -> dict[str, list[float]]:
+    """Notebook 04: change over the base per group (group_gains.csv), mean over seeds; range on math."""
+    change = read("group_gains.csv").groupby(["arm", "group"])["change"].agg(["mean", "min", "max"])
+    return {arm: [*change.loc[(arm, "math")], change.loc[(arm, "other"), "mean"], change.loc[(arm, "non"), "mean"]]
+            for arm in ARMS}
+
+
+@lru_cache
+def ti_expected() -> dict[str, list[float]]:
+    """Notebook 05: each arm's TI (mean of its seeds' TIs) with its interval (transfer.csv)."""
+    arms = read("transfer.csv").query("model == 'mean of seeds'").set_index("method")
+    columns = ["TI_other", "TI_other_low", "TI_other_high", "TI_non", "TI_non_low", "TI_non_high"]
+    return {arm: list(arms.loc[arm, columns]) for arm in ARMS}
+
+
+@lru_cache
+def latent_expected() -> dict[str, list[float]]:
+    """Notebook 06: d per task, mean over a group's tasks (latent.group_distances), then over seeds."""
+    per_seed = read("latent.csv").groupby(["pooling", "arm", "seed", "group"])["d"].mean()
+    d = per_seed.groupby(["pooling", "arm", "group"]).mean()
+    return {arm: [d[(pooling, arm, group)] for pooling in ("paper", "mask") for group in ("math", "other", "non")]
+            for arm in ARMS}
+
+
+@lru_cache
+def tokens_expected() -> dict[str, list[float]]:
+    """Notebook 07: each measure's mean over tasks and seeds (tokens.versus_grpo), kl_paper's range
+    of seed means, and the shares of logic / content / symbol among the shifted tokens (percent)."""
+    results = read("tokens.csv")
+    measures = ["kl_paper", "kl_exact", "rank_shift", "share_changed"]
+    mean = results.groupby("arm")[measures].mean()
+    seeds = results.groupby(["arm", "seed"])["kl_paper"].mean().groupby("arm").agg(["min", "max"])
+    kinds = read("shifted_tokens.csv").groupby(["arm", "kind"])["shifted"].sum().unstack("kind")
+    shares = 100 * kinds.div(kinds.sum(axis=1), axis=0)
+    return {arm: [mean.loc[arm, "kl_paper"], *seeds.loc[arm], *mean.loc[arm, measures[1:]],
+                  *shares.loc[arm, ["logic", "content", "symbol"]]] for arm in ARMS}
+
+
+@lru_cache
+def base_expected() -> dict[str, float]:
+    """Notebook 01_base_eval: the base's greedy accuracy per task (base_accuracy.csv)."""
+    return read("base_accuracy.csv").set_index("task")["accuracy"].to_dict()
+
+
+def base_printed(text: str) -> dict[str, str]:
+    names, values = table_rows(text, BASE)[:2]  # under the group row: task names, then accuracies
+    return dict(zip(names, values))
+
+
+RESULT_TABLES = {TRAINING: training_expected, EVALUATION: evaluation_expected, TI: ti_expected,
+                 LATENT: latent_expected, TOKENS: tokens_expected}
+
+
+def mismatches(text: str) -> list[str]:
+    """Every result table of the README text against reports/."""
+    errors = []
+    for header, expected in RESULT_TABLES.items():
+        errors += compare(printed(text, header), expected(), header)
+    base = base_printed(text)
+    errors += compare({t: [v] for t, v in base.items()}, {t: [a] for t, a in base_expected().items()}, BASE)
+    return errors
+
+
+# --- the tests
+
+
+def test_the_result_tables_match_reports():
+    errors = mismatches(open(README).read())
+    assert not errors, "README tables disagree with reports/:\n" + "\n".join(errors)
+
+
+def test_the_matched_level_in_the_training_header_is_the_one_notebook_03_used():
+    level = read("matched_gain.csv")["math"].unique()
+    header = next(line for line in open(README) if line.startswith(TRAINING))
+    assert len(level) == 1 and f"at math {level[0]:+.2f}:" in header
+
+
+def test_the_arm_settings_match_params_and_the_rft_runs():
+    train = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))["train"]
+    rows = {row[0]: row for row in table_rows(open(README).read(), ARM_SETTINGS)}
+    assert list(rows) == ARMS
+    for arm in ("sft-think", "sft-nothink", "rft"):
+        assert rows[arm][2].startswith(f"{train['sft_steps']} x {train['sft_batch_size']}")
+        assert float(rows[arm][3].split(",")[0]) == train["sft_lr"]
+    assert rows["grpo"][2] == (f"{train['rl_steps']} x ({train['rl_prompts_per_step']} prompts x "
+                               f"{train['num_generations']} rollouts)")
+    assert float(rows["grpo"][3]) == train["rl_lr"]
+    runs = [json.load(open(os.path.join(RESULTS, "train", f"rft-seed{seed}_run.json"))) for seed in train["seeds"]]
+    kept = re.search(r"([\d,]+)-([\d,]+) of ([\d,]+) kept", rows["rft"][1])
+    assert kept, f"rft row: no 'N-M of K kept' in {rows['rft'][1]!r}"
+    low, high, samples = (int(n.replace(",", "")) for n in kept.groups())
+    assert (low, high) == (min(r["kept"] for r in runs), max(r["kept"] for r in runs))
+    assert {samples} == {r["samples"] for r in runs}
+
+
+def number_positions(text: str) -> list[tuple[int, int]]:
+    """(start, end) in text of every number in the checked tables' rows."""
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    positions = []
+    for header in [*RESULT_TABLES, BASE]:
+        start = next(i for i, line in enumerate(lines) if line.startswith(header)) + 2
+        for i in range(start, len(lines)):
+            if not lines[i].startswith("|"):
+                break
+            cells = lines[i].split("|")
+            skip = len(cells[0]) + len(cells[1]) + 2 if header != BASE else 0  # not the row's name
+            positions += [(offsets[i] + m.start(), offsets[i] + m.end())
+                          for m in NUMBER.finditer(lines[i], skip)]
+    return positions
+
+
+def test_a_one_digit_change_is_caught():
+    text = open(README).read()
+    positions = number_positions(text)
+    assert len(positions) > 100
+    missed = []
+    for start, end in positions:
+        number = text[start:end]
+        digits = number.lstrip("+-")
+        last = int(digits[-1])
+        changed = number[:-1] + str(last + 1 if last < 9 else last - 1)
+        if not mismatches(text[:start] + changed + text[end:]):
+            missed.append(f"{number} -> {changed} at {start}")
+    assert not missed, "changed numbers that no table check noticed: " + ", ".join(missed)
+
