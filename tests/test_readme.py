@@ -217,3 +217,18 @@ def test_a_one_digit_change_is_caught():
             missed.append(f"{number} -> {changed} at {start}")
     assert not missed, "changed numbers that no table check noticed: " + ", ".join(missed)
 
+
+
+def test_the_layout_section_matches_the_tree():
+    """Every module of the package is in the README's layout, and every folder it names exists."""
+    import glob
+
+    layout = open(README).read().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^  (\S+\.py|tasks/)\s", layout, flags=re.M))
+    package = os.path.join(ROOT, "src", "mathtransfer")
+    modules = {os.path.basename(p) for p in glob.glob(os.path.join(package, "*.py"))} | {"tasks/"}
+    assert listed == modules, listed ^ modules
+    folders = re.findall(r"^([a-z_/]+)/\s", layout, flags=re.M)
+    assert "notebooks" in folders and "tests" in folders
+    for folder in folders:
+        assert os.path.isdir(os.path.join(ROOT, folder)), folder
