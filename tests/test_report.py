@@ -44,11 +44,17 @@ def test_render_and_index(tmp_path):
 
     written = report.render_notebooks(root)
     pages = [root / "html" / name for name in ("01_base.html", "08_future.html", "train/x.html")]
-    assert sorted(written) == sorted(map(str, pages))
+    style = root / "html" / report.STYLESHEET
+    assert sorted(written) == sorted(map(str, pages + [style]))
     assert not stale.exists()
-    first = {page: page.read_bytes() for page in pages}
+    first = {page: page.read_bytes() for page in pages + [style]}
     report.render_notebooks(root)
-    assert {page: page.read_bytes() for page in pages} == first  # deterministic
+    assert {page: page.read_bytes() for page in pages + [style]} == first  # deterministic
+    # the lab CSS is written once and linked from every page (relative to its folder)
+    assert ".jp-Cell" in style.read_text() and "details.mt-code" in style.read_text()
+    assert '<link rel="stylesheet" href="notebook.css">' in pages[0].read_text()
+    assert '<link rel="stylesheet" href="../notebook.css">' in pages[2].read_text()
+    assert all("<style" not in page.read_text().split("</head>")[0] for page in pages)
 
     text = pages[0].read_text()
     assert "data:image/png;base64," + PNG in text

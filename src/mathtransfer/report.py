@@ -1,8 +1,8 @@
 """The HTML report: each executed notebook as a static page, and reports/index.html linking them.
 
 render_notebooks(): reports/*.ipynb and reports/train/*.ipynb -> reports/html/<same name>.html with
-nbconvert's lab template, code folded into <details>, image outputs embedded as data URIs, CSS inline
-and no <script> loads (no requirejs, MathJax, mermaid: pages open offline, LaTeX shows as raw TeX).
+nbconvert's lab template, code folded into <details>, image outputs embedded as data URIs, the CSS
+in one shared html/notebook.css, and no <script> loads (no requirejs, MathJax, mermaid: pages open offline, LaTeX shows as raw TeX).
 Deterministic bytes, atomic writes; pages whose notebook is gone are removed.
 build_index(): reports/index.html, the paper's sections in order (SECTIONS), each with its page, a
 line on what it shows and its numbers from reports/metrics/<name>.json; unknown notebooks under
@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import sys
 import tempfile
 from html.parser import HTMLParser
@@ -67,6 +68,9 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- endblock input_group %}
 """
 
+STYLESHEET = "notebook.css"  # the pages' shared style (nbconvert's lab CSS), written once
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>\s*", re.S)
+
 _CSS = """body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
 section { border-top: 1px solid #ddd; } .paper, .missing { color: #777; } img { max-width: 22rem; }
 table { border-collapse: collapse; font-size: 85%; display: block; overflow-x: auto; }
@@ -87,10 +91,20 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _shared_style(page: str, href: str) -> tuple[str, str]:
+    """(page, css): the <style> blocks of a page's <head> moved out into one stylesheet, linked
+    at href; every page carries the same 250 KB of lab CSS, so it is written once."""
+    head, body = page.split("</head>", 1)
+    css = "\n".join(_STYLE.findall(head))
+    link = f'<link rel="stylesheet" href="{html.escape(href)}">\n'
+    return _STYLE.sub("", head) + link + "</head>" + body, css
 
 
 def render_notebooks(reports_dir: str | Path = "reports", out_dir: str | Path | None = None) -> list[str]:
@@ -104,16 +118,22 @@ def render_notebooks(reports_dir: str | Path = "reports", out_dir: str | Path | 
     out_dir = Path(out_dir) if out_dir is not None else reports_dir / "html"
     exporter = HTMLExporter(extra_loaders=[DictLoader({"mathtransfer.html.j2": _TEMPLATE})],
                             template_file="mathtransfer.html.j2", embed_images=True)
-    written, kept = [], set()
+    written, kept, styles = [], set(), {}
     for rel in _notebooks(reports_dir):
         source = reports_dir / rel
         # name: the page's <title>; path: markdown images are embedded from the notebook's folder
         resources = {"metadata": {"name": rel.stem, "path": str(source.parent)}}
         body, _ = exporter.from_notebook_node(nbformat.read(source, as_version=4), resources=resources)
         target = out_dir / rel.with_suffix(".html")
+        body, css = _shared_style(body, os.path.relpath(out_dir / STYLESHEET, target.parent))
+        if styles.setdefault(css, len(styles)):  # one template, one style: anything else is a bug
+            raise ValueError(f"{source}: its page's style differs from the other pages'")
         _write_atomic(target, body)
         written.append(str(target))
         kept.add(target.resolve())
+    if styles:
+        _write_atomic(out_dir / STYLESHEET, next(iter(styles)))
+        written.append(str(out_dir / STYLESHEET))
     # only the two levels written above: nothing else in out_dir is touched
     for page in sorted(out_dir.glob("*.html")) + sorted((out_dir / TRAIN_DIR).glob("*.html")):
         if page.resolve() not in kept:
