@@ -117,3 +117,13 @@ def model_pair(tiny_model_dir):
         for p in perturbed.parameters():
             p.add_(0.05 * torch.randn_like(p))
     return base, perturbed, tokenizer
+
+
+@pytest.fixture(scope="module")
+def perturbed_dir(model_pair, tmp_path_factory):
+    """model_pair's perturbed copy saved as a model folder (for analyses that load by path)."""
+    _, perturbed, tokenizer = model_pair
+    path = tmp_path_factory.mktemp("perturbed") / "model"
+    perturbed.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)

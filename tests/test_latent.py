@@ -96,15 +96,6 @@ LAYER_COLUMNS = ["layer", "pc1_base", "pc2_base", "pc1_tuned", "pc2_tuned", "pc1
 
 
 @pytest.fixture(scope="module")
-def perturbed_dir(model_pair, tmp_path_factory):
-    _, perturbed, tokenizer = model_pair
-    path = tmp_path_factory.mktemp("perturbed") / "model"
-    perturbed.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def items(tiny_data):
     from mathtransfer import generation
 

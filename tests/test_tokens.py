@@ -109,15 +109,6 @@ WORD_COLUMNS = ["token", "kind", "shifted", "occurrences", "model", "arm", "seed
 
 
 @pytest.fixture(scope="module")
-def perturbed_dir(model_pair, tmp_path_factory):
-    _, perturbed, tokenizer = model_pair
-    path = tmp_path_factory.mktemp("perturbed") / "model"
-    perturbed.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def items(tiny_data):
     return generation.first_per_task(tiny_data["test"], 2).to_pandas()
 
