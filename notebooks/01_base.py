@@ -52,8 +52,7 @@ if cfg.model:
     models.save_pointer(cfg.model, cfg.out_dir)
     print(f"pretrained base {cfg.model}: nothing to build; {cfg.out_dir}/{models.POINTER} records it")
 else:
-    texts = [t for column in ("prompt", "target", "teacher_think", "teacher_nothink") for t in train[column] if t]
-    tokenizer = models.train_tokenizer(texts, cfg.vocab_size)
+    tokenizer = models.train_tokenizer(pretrain.tokenizer_texts(train), cfg.vocab_size)
     example = models.chat_prompts(tokenizer, [train[0]["prompt"]])[0] + train[0]["target"]
     print(f"vocabulary: {len(tokenizer)} tokens")
     print(tokenizer.convert_ids_to_tokens(tokenizer(example)["input_ids"]))

@@ -1,12 +1,15 @@
 """Mini-world generation: determinism, disjoint splits, correct teachers, the wrong-strategy share."""
 import hashlib
+import json
 import os
+import re
 
 import pytest
 
 from mathtransfer import data, storage
 from mathtransfer.config import DataConfig
-from mathtransfer.registry import TASKS
+from mathtransfer.registry import STEP_TASKS, TASKS
+from mathtransfer.tasks import nonreasoning, reasoning
 from mathtransfer.schema import COLUMNS
 from mathtransfer.scorers import score
 
@@ -47,6 +50,7 @@ def test_no_test_prompt_in_train_and_test_prompts_unique():
 def test_every_base_target_and_teacher_trace_is_scored_as_designed():
     cfg = DataConfig(n_train=300, n_test=5)
     rows = data.build(cfg, seed=1)["train"].to_list()
+    assert set(cfg.wrong_share) == set(STEP_TASKS)
     for row in rows:
         if row["group"] == "math":
             assert score(row["task"], row["teacher_think"], row["answer"]) == 1.0
@@ -54,20 +58,62 @@ def test_every_base_target_and_teacher_trace_is_scored_as_designed():
             assert "\\boxed{" in row["teacher_think"] and "Answer:" not in row["teacher_think"]
         else:
             assert not row["teacher_think"]
-            assert score(row["task"], row["target"], row["answer"], row["meta"]) == 1.0
+        if row["task"] not in STEP_TASKS:  # the controls: every base target is right
+            assert score(row["task"], row["target"], row["answer"], row["meta"]) == 1.0, row
     for task, share in cfg.wrong_share.items():
-        wrong = [1 - score(task, r["target"], r["answer"]) for r in rows if r["task"] == task]
+        wrong = [score(task, r["target"], r["answer"], r["meta"]) < 1 for r in rows if r["task"] == task]
         # 300 draws: 4 standard errors of a binomial share is about 0.12
         assert abs(sum(wrong) / len(wrong) - share) < 0.12, task
 
 
-def test_wrong_strategy_stops_exactly_one_step_early():
+def _steps_shown(row) -> int:
+    """How many steps a base target carries out, in its task's own notation."""
+    if row["task"] == "format":
+        return len(_words(row))
+    if row["task"] == "blocks":
+        return row["target"].count(">")
+    return row["target"].count("=")
+
+
+def _words(row) -> list[str]:
+    spec = json.loads(row["meta"])
+    return [w for w in re.findall(r"[A-Za-z]+", row["target"]) if w.lower() == spec["word"]]
+
+
+def test_the_wrong_strategy_stops_exactly_one_step_early_in_every_task_that_shares_it():
     rows = data.build(DataConfig(n_train=200, n_test=5), seed=2)["train"].to_list()
-    for row in (r for r in rows if r["group"] == "math"):
-        teacher_steps = row["teacher_think"].count("Step ")
-        base_steps = row["target"].count("=")
-        assert base_steps in (teacher_steps, teacher_steps - 1)
-        assert (base_steps == teacher_steps) == (score(row["task"], row["target"], row["answer"]) == 1.0)
+    for row in (r for r in rows if r["task"] in STEP_TASKS):
+        right = score(row["task"], row["target"], row["answer"], row["meta"]) == 1.0
+        if row["group"] == "math":
+            needed = row["teacher_think"].count("Step ")
+        elif row["task"] == "format":
+            needed = json.loads(row["meta"])["n"]
+        elif row["task"] == "blocks":
+            needed = row["prompt"].count(">")
+        else:  # code_trace: one line per iteration after the start
+            needed = int(re.search(r"range\((\d)\)", row["prompt"]).group(1)) + 1
+        assert _steps_shown(row) == (needed if right else needed - 1), row
+
+
+def test_controls_never_train_on_the_unseen_facts_and_test_asks_about_them():
+    dataset = data.build(DataConfig(n_train=400, n_test=150), seed=3)
+    unseen = {"kb_chain": reasoning.UNSEEN_PEOPLE, "med_kb": reasoning.UNSEEN_DISEASES,
+              "duration": nonreasoning.UNSEEN_EVENTS}
+    for split in ("train", "test"):
+        rows = dataset[split].to_list()
+        for task, names in unseen.items():
+            asked = [any(name in r["prompt"] for name in names) for r in rows if r["task"] == task]
+            if split == "train":
+                assert not any(asked), task
+            else:  # a third (duration: half) of each knowledge base: as much of the test items
+                assert 0.2 < sum(asked) / len(asked) < 0.65, task
+
+
+def test_a_wrong_share_must_name_exactly_the_tasks_that_share_the_step():
+    from mathtransfer.config import ConfigError, parse
+
+    with pytest.raises(ConfigError, match="data.wrong_share: expected a mapping of exactly arith"):
+        parse(DataConfig, {"wrong_share": {"arith": 0.5}}, "data")
 
 
 def test_too_many_items_for_a_small_prompt_space_is_a_clear_error():

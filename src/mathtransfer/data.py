@@ -20,7 +20,7 @@ import pandas as pd
 from datasets import Dataset, DatasetDict
 
 from .config import DataConfig
-from .registry import BENCHMARKS, TASKS
+from .registry import BENCHMARKS, STEP_TASKS, TASKS
 from .scorers import score
 from .schema import COLUMNS
 
@@ -34,7 +34,7 @@ def _draw(task: str, n: int, rng: random.Random, wrong_share: float, split: str,
     for _ in range(n * MAX_TRIES_PER_ITEM):
         if len(items) == n:
             break
-        item = spec.make(rng, wrong_share)
+        item = spec.make(rng, wrong_share, split)
         if item["prompt"] in seen:
             continue
         if unique:
@@ -53,7 +53,7 @@ def generate(cfg: DataConfig, seed: int) -> dict[str, list[dict]]:
     """Every task's items: {"train": [...], "test": [...]}, deterministic in (cfg, seed)."""
     splits = {"train": [], "test": []}
     for task in TASKS:
-        share = cfg.wrong_share.get(task, 0.0)
+        share = cfg.wrong_share.get(task, (0.0, 0.0))
         test = _draw(task, cfg.n_test, random.Random(f"{seed}/{task}/test"), share, "test", set(),
                      unique=True)
         train = _draw(task, cfg.n_train, random.Random(f"{seed}/{task}/train"), share, "train",
@@ -130,24 +130,25 @@ def summary(dataset: DatasetDict) -> pd.DataFrame:
 
 
 def task_table(source: str) -> pd.DataFrame:
-    """The registry's tasks of a source (miniworld: the twelve synthetic tasks; hub: the paper's
-    benchmarks, with their Hub ids): task, group, benchmark, scorer, chance."""
+    """The registry's tasks of a source (miniworld: the twelve synthetic tasks, with what each
+    shares with math; hub: the paper's benchmarks, with their Hub ids): task, group, benchmark,
+    scorer, chance."""
     if source == "hub":
         from .hub import SOURCES
 
         rows = [dict(task=t.name, group=t.group, benchmark=t.benchmark, hub_id=SOURCES[t.benchmark].hub_id,
                      scorer=t.scorer, chance=t.chance) for t in BENCHMARKS.values()]
     else:
-        rows = [dict(task=t.name, group=t.group, mirrors=t.benchmark, scorer=t.scorer, chance=t.chance)
-                for t in TASKS.values()]
+        rows = [dict(task=t.name, group=t.group, mirrors=t.benchmark, scorer=t.scorer, chance=t.chance,
+                     shares_with_math=t.shares or "nothing (a control)") for t in TASKS.values()]
     return pd.DataFrame(rows)
 
 
 def checks(dataset: DatasetDict, wrong_share: dict[str, float]) -> dict:
     """Checks on generated data, by the scorers that evaluate models: test prompts found in train
     (should be 0); share of teacher traces scored correct per style (should be 1); for the
-    mini-world, the share of correct non-math base targets (should be 1) and, per math task, the
-    measured share of wrong base-style traces against `wrong_share`."""
+    mini-world, the share of correct base targets of the control tasks (should be 1) and, per task
+    that shares math's step, the measured share of wrong base-style targets against `wrong_share`."""
     train, test = dataset["train"].to_pandas(), dataset["test"].to_pandas()
 
     def correct(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -159,9 +160,10 @@ def checks(dataset: DatasetDict, wrong_share: dict[str, float]) -> dict:
                   teacher_correct={style: round(float(correct(math[math[style] != ""], style).mean()), 4)
                                    for style in ("teacher_think", "teacher_nothink") if (math[style] != "").any()})
     if (train.target != "").all() and set(train.task) <= set(TASKS):  # base-style targets: mini-world only
-        other = train[train.group != "math"]
-        result["nonmath_targets_correct"] = round(float(correct(other, "target").mean()), 4)
-        wrong = 1 - correct(math, "target").groupby(math.task, sort=False).mean()
+        controls = train[~train.task.isin(STEP_TASKS)]
+        result["control_targets_correct"] = round(float(correct(controls, "target").mean()), 4)
+        stepped = train[train.task.isin(STEP_TASKS)]
+        wrong = 1 - correct(stepped, "target").groupby(stepped.task, sort=False).mean()
         result["wrong_share"] = pd.DataFrame({"measured": wrong.round(4),
                                               "param": [wrong_share.get(t) for t in wrong.index]})
     return result

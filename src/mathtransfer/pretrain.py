@@ -91,3 +91,18 @@ def matmul_gflops(n: int = 4096, k: int = 128, m: int = 512, repeats: int = 20, 
 def flop_rate(n_params: int, tokens: float, seconds: float) -> float:
     """Achieved training GFLOP/s by the 6 * parameters * tokens rule (attention not counted)."""
     return 6 * n_params * tokens / seconds / 1e9
+
+
+def tokenizer_texts(train: Dataset) -> list[str]:
+    """Every training text the tokenizer is trained on (teacher traces included, so that their
+    words exist in the vocabulary)."""
+    return [t for column in ("prompt", "target", "teacher_think", "teacher_nothink") for t in train[column] if t]
+
+
+def build_base(cfg: BaseConfig, train: Dataset, seed: int, out_dir: str) -> pd.DataFrame:
+    """Notebook 01_base's steps in one call: tokenizer, tiny Qwen3 from `seed`, pretraining, saved
+    to out_dir; returns pretrain's log (a second base of another seed: worldcheck)."""
+    from . import models
+
+    tokenizer = models.train_tokenizer(tokenizer_texts(train), cfg.vocab_size)
+    return pretrain(cfg, train, models.build_tiny_qwen3(cfg, tokenizer, seed), tokenizer, seed, out_dir)

@@ -24,24 +24,33 @@ class Task:
     benchmark: str  # the paper's benchmark this task is (hub) or mirrors (mini-world)
     scorer: str  # a key of scorers.SCORERS
     chance: float  # expected score of a uniform random guess
-    make: Callable[[random.Random, float], dict] | None = None  # mini-world: (rng, wrong_share) -> item
+    make: Callable[..., dict] | None = None  # mini-world: (rng, wrong_share, split) -> item
+    # mini-world: what the task shares with math ("" for none: a control). A task that shares the
+    # step has base traces that stop one step early with probability data.wrong_share[task].
+    shares: str = ""
 
 
+MATH_STEP = "the step itself: carry the running value through every operation of the chain"
 # the mini-world: twelve synthetic tasks mirroring the paper's twelve benchmarks, four per group
 TASKS: dict[str, Task] = {t.name: t for t in [
-    Task("arith", "math", "MATH500", "math", 0.0, math_tasks.arith),
-    Task("word", "math", "AIME24", "math", 0.0, math_tasks.word),
-    Task("algebra", "math", "AIME25", "math", 0.0, math_tasks.algebra),
-    Task("sequence", "math", "OlympiadBench", "math", 0.0, math_tasks.sequence),
+    Task("arith", "math", "MATH500", "math", 0.0, math_tasks.arith, MATH_STEP),
+    Task("word", "math", "AIME24", "math", 0.0, math_tasks.word, MATH_STEP),
+    Task("algebra", "math", "AIME25", "math", 0.0, math_tasks.algebra, MATH_STEP),
+    Task("sequence", "math", "OlympiadBench", "math", 0.0, math_tasks.sequence, MATH_STEP),
     Task("kb_chain", "other", "GPQA-Diamond", "choice", 0.25, reasoning.kb_chain),
-    Task("code_trace", "other", "LiveCodeBench", "exact", 0.05, reasoning.code_trace),
-    Task("blocks", "other", "ACPBench", "choice", 0.25, reasoning.blocks),
+    Task("code_trace", "other", "LiveCodeBench", "exact", 0.05, reasoning.code_trace,
+         "carry the value through every iteration, in the math steps' own notation (a+d=b)"),
+    Task("blocks", "other", "ACPBench", "choice", 0.25, reasoning.blocks,
+         "apply every one of the k moves, in a notation of its own (stack states)"),
     Task("med_kb", "other", "HeadQA", "choice", 0.25, reasoning.med_kb),
     Task("passage_qa", "non", "CoQA", "exact", 0.0, nonreasoning.passage_qa),
-    Task("format", "non", "IFEval", "format", 0.0, nonreasoning.format_following),
+    Task("format", "non", "IFEval", "format", 0.0, nonreasoning.format_following,
+         "write every one of the n repetitions, in a notation of its own (the words)"),
     Task("support", "non", "HaluEval", "yesno", 0.5, nonreasoning.support),
     Task("duration", "non", "MC-TACO", "yesno", 0.5, nonreasoning.duration),
 ]}
+# the tasks whose base traces may stop one step early: the math tasks and the shared-step ones
+STEP_TASKS = tuple(t.name for t in TASKS.values() if t.shares)
 
 # the paper's twelve benchmarks from the Hub (hub.py loads them), by paper name
 BENCHMARKS: dict[str, Task] = {t.benchmark: t for t in [
