@@ -13,10 +13,10 @@ from conftest import ROOT
 SRC = os.path.join(ROOT, "src", "mathtransfer")
 # design.md's floors; a module may import from its own floor or below, never above
 FLOORS = {
-    1: {"schema", "storage", "sandbox", "tasks", "tasks.scoring", "tasks.math_tasks", "tasks.reasoning",
+    1: {"schema", "storage", "sandbox", "tasks", "tasks.scoring", "tasks.math_worker", "tasks.math_tasks", "tasks.reasoning",
         "tasks.nonreasoning"},
     2: {"registry", "config", "scorers"},
-    3: {"data", "hub", "models", "generation", "trainer_args"},
+    3: {"data", "hub", "models", "generation", "trainer_args", "memory"},
     4: {"pretrain", "rewards", "checkpoints"},
     5: {"sft", "grpo"},
     6: {"arms"},

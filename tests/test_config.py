@@ -168,3 +168,28 @@ def test_hub_benchmark_names_are_checked():
     assert parse(config.DataConfig, {"benchmarks": ["MATH500", "ifeval"]}, "data").benchmarks == ["MATH500", "ifeval"]
     with pytest.raises(ConfigError, match=r"data.benchmark_sources: expected a mapping of benchmark names"):
         parse(config.DataConfig, {"benchmark_sources": {"GPQA": "gpqa.jsonl"}}, "data")
+
+
+def test_vllm_is_refused_with_qlora_in_one_line():
+    with pytest.raises(ConfigError, match=r"^params.yaml: train.use_vllm: cannot be combined with mode qlora"):
+        parse(config.TrainConfig, {"use_vllm": True, "mode": "qlora"}, "train")
+    assert parse(config.TrainConfig, {"use_vllm": True, "mode": "lora"}, "train").use_vllm
+
+
+@pytest.mark.parametrize("size, ok", [(0, True), (8, True), (16, True), (32, True), (12, False), (24, False),
+                                      (64, False)])
+def test_generation_batch_holds_whole_groups_and_divides_a_step(size, ok):
+    # 4 prompts x 8 generations = 32 rollouts a step, in micro-batches of 32 / 4 = 8
+    raw = {"generation_batch_size": size, "rl_prompts_per_step": 4, "num_generations": 8, "grad_accum": 4}
+    if ok:
+        assert parse(config.TrainConfig, raw, "train").generation_batch_size == size
+    else:
+        with pytest.raises(ConfigError, match=r"train.generation_batch_size: must be a multiple of num_generations"):
+            parse(config.TrainConfig, raw, "train")
+
+
+def test_params_yaml_names_every_key_of_every_section():
+    # a stage declares its keys in dvc.yaml, and DVC stops when one is absent from params.yaml
+    raw = config.read_params("params.yaml")
+    for name, cls in config.SECTIONS.items():
+        assert [f.name for f in dataclasses.fields(cls) if f.name not in raw[name]] == [], name

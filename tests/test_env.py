@@ -24,3 +24,16 @@ def test_environment_yml_and_lock_pin_the_same_versions():
 def test_every_lock_line_is_an_exact_pin():
     lines = [l.strip() for l in open("requirements.lock") if l.strip() and not l.startswith("#")]
     assert all(re.match(r"^[A-Za-z0-9_.\-\[\]]+==[^\s;]+$", l) for l in lines), lines
+
+
+def test_the_vllm_extra_is_pinned_inside_the_range_trl_supports():
+    import tomllib
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["vllm"]
+    pin = Requirement(extra[0])
+    assert pin.name == "vllm" and len(pin.specifier) == 1 and next(iter(pin.specifier)).operator == "=="
+    trl_wants = next(Requirement(r) for r in requires("trl") if r.startswith("vllm") and 'extra == "vllm"' in r)
+    assert next(iter(pin.specifier)).version in trl_wants.specifier

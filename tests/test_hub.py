@@ -141,6 +141,90 @@ def test_math_rl_has_gold_answers_and_no_traces():
     assert set(ds["teacher_think"]) == set(ds["teacher_nothink"]) == set(ds["target"]) == {""}
 
 
+def test_math_rl_prompt_is_the_question_and_the_papers_suffix():
+    from mathtransfer.config import DataConfig
+
+    suffix = DataConfig().rl_prompt_suffix
+    assert suffix == " Let's think step by step and output the final answer in the \\boxed{}."
+    question = "Compute $\\sin 60^\\circ$."
+    paper = hub.load_math_rl(source=fixture("math_rl_48k"), prompt_suffix=suffix)
+    assert paper["prompt"][3] == question + suffix
+    assert all(p.endswith(suffix) and not p.startswith("Solve the following") for p in paper["prompt"])
+    plain = hub.load_math_rl(source=fixture("math_rl_48k"), prompt_suffix="")  # empty: the math prompt
+    assert plain["prompt"][3] == hub.math_prompt(question) == hub.load_math_rl(source=fixture("math_rl_48k"))["prompt"][3]
+    assert plain["answer"] == paper["answer"] and plain["id"] == paper["id"]
+    # the SFT set and the benchmarks keep the math prompt
+    assert all(p.startswith("Solve the following") for p in hub.load_math_sft(source=fixture("math_sft_40K"))["prompt"])
+
+
+def test_math_sft_absent_guessed_columns_fall_back_with_a_note():
+    other = fixture("math_sft_40K_other_columns")  # question, thinking, no_think_response: no guessed column
+    ds = hub.load_math_sft(source=other)
+    assert len(ds) == 3 and set(ds["teacher_think"]) == {""} and all(ds["teacher_nothink"])
+    assert ds["answer"] == ["9", "$\\frac{1}{2}$", "27"]  # each trace's last \\boxed{}
+    notes = hub.fallbacks(ds)["math_sft_40K"]
+    assert len(notes) == 2 and all(one_line(n) for n in notes)
+    think = next(n for n in notes if "'think_response'" in n)
+    assert "sft-think arm has no rows" in think and "data.sft_columns: {teacher_think: <column>}" in think
+    assert "['no_think_response', 'question', 'thinking']" in think  # the columns that exist
+    assert "golden_answer" in next(n for n in notes if n is not think)
+    mapped = hub.load_math_sft(source=other, columns={"teacher_think": "thinking"})
+    assert all(t.startswith("<think>") for t in mapped["teacher_think"])
+    assert len(hub.fallbacks(mapped)["math_sft_40K"]) == 1  # only the gold still falls back
+    assert hub.fallbacks(hub.load_math_sft(source=fixture("math_sft_40K"))) == {}  # the guesses hold there
+
+
+def test_math_sft_explicit_columns_must_exist():
+    other = fixture("math_sft_40K_other_columns")
+    for columns in ({"answer": "golden_answer"}, {"teacher_think": "think_response"}):
+        with pytest.raises(ValueError) as raised:
+            hub.load_math_sft(source=other, columns=columns)
+        assert one_line(str(raised.value)) and "['no_think_response', 'question', 'thinking']" in str(raised.value)
+    with pytest.raises(ValueError, match="no teacher trace column"):
+        hub.load_math_sft(source=other, columns={"teacher_nothink": None})
+
+
+MC_TACO_EXPORT = "hf://datasets/CogComp/mc_taco@refs%2Fconvert%2Fparquet/plain_text/test/0000.parquet"
+
+
+def mc_taco_reader(monkeypatch, repo_error=None, export_error=None):
+    """hub.load_dataset replaced: the repo read and the Parquet export read are recorded, and
+    answered with the fixture or the given errors."""
+    real, calls = hub.load_dataset, []
+
+    def reader(path, name=None, split=None, data_files=None):
+        calls.append((path, name, split, data_files))
+        error = repo_error if path == "CogComp/mc_taco" else export_error
+        if error is not None:
+            raise error
+        return real("json", data_files=fixture("MC-TACO"), split="train")
+    monkeypatch.setattr(hub, "load_dataset", reader)
+    return calls
+
+
+def test_mc_taco_reads_the_repo_first(monkeypatch):
+    calls = mc_taco_reader(monkeypatch)
+    ds = hub.load_benchmark("MC-TACO")
+    assert calls == [("CogComp/mc_taco", None, "test", None)]  # lm-eval's dataset_path, no config, test split
+    assert ds["prompt"] == hub.load_benchmark("MC-TACO", source=fixture("MC-TACO"))["prompt"]
+    assert hub.fallbacks(ds) == {}
+
+
+def test_mc_taco_falls_back_to_the_parquet_export(monkeypatch):
+    refused = RuntimeError("Dataset scripts are no longer supported, but found mc_taco.py")
+    calls = mc_taco_reader(monkeypatch, repo_error=refused)
+    ds = hub.load_benchmark("MC-TACO", n=3, seed=1)
+    assert calls == [("CogComp/mc_taco", None, "test", None), ("parquet", None, "train", [MC_TACO_EXPORT])]
+    assert ds["id"] == hub.load_benchmark("MC-TACO", source=fixture("MC-TACO"), n=3, seed=1)["id"]
+    [note] = hub.fallbacks(ds)["MC-TACO"]
+    assert one_line(note) and "refs%2Fconvert%2Fparquet" in note and "Dataset scripts are no longer supported" in note
+    # both reads failing: the export's error decides (here: unavailable, so the run goes on without it)
+    mc_taco_reader(monkeypatch, repo_error=refused, export_error=FileNotFoundError("no export"))
+    with pytest.raises(hub.HubUnavailable) as raised:
+        hub.load_benchmark("MC-TACO")
+    assert one_line(str(raised.value)) and "MC-TACO" in str(raised.value)
+
+
 def one_line(message):
     return message and "\n" not in message
 
@@ -169,7 +253,8 @@ def test_gated_gpqa_says_how_to_get_access(monkeypatch, error):
         hub.load_benchmark("GPQA-Diamond")
     message = str(raised.value)
     assert one_line(message) and "GPQA-Diamond" in message and "Idavidrein/gpqa" in message
-    assert "gated" in message and "accept the terms" in message and "huggingface-cli login" in message
+    assert "gated" in message and "accept the terms" in message and "hf auth login" in message
+    assert "huggingface-cli" not in message  # gone from huggingface_hub's CLI
 
 
 def test_offline_hub_raises_hub_unavailable(monkeypatch):
@@ -277,3 +362,34 @@ def test_data_stage_builds_hub_data_from_local_copies(tmp_path):
     from mathtransfer.scorers import score
     item = again["test"].filter(lambda t: t == "mc_taco", input_columns="task")[0]
     assert chance("mc_taco") == 0.5 and score("mc_taco", "Answer: maybe", item["answer"], item["meta"]) == 0.0
+
+
+def test_data_stage_reports_fallbacks_and_keeps_test_problems_out_of_rl(tmp_path, capsys):
+    """Hub data built from an SFT copy without the guessed columns, RL prompts with the paper's suffix."""
+    from mathtransfer import arms, data
+    from mathtransfer.config import DataConfig
+    from mathtransfer.schema import SFT_SET
+
+    cfg = DataConfig(source="hub", n_train=10, n_test=10, hub_sft=fixture("math_sft_40K_other_columns"),
+                     hub_rl=fixture("math_rl_48k"), benchmarks=["MATH500", "AIME25"],
+                     benchmark_sources={name: fixture(name) for name in ("MATH500", "AIME25")})
+    built = data.build(cfg, seed=0)
+    train = built["train"]
+    # two RL problems are test items (MATH500's f(x), AIME25's bases): dropped though their prompts differ
+    rl = sorted(p for p, b in zip(train["prompt"], train["benchmark"]) if b == RL_SET)
+    assert rl == sorted(q + cfg.rl_prompt_suffix for q in (
+        "Compute $\\sin 60^\\circ$.", "Natalia sold clips to 48 of her friends in April, and then she sold half as "
+        "many clips in May. How many clips did Natalia sell altogether in April and May?"))
+    assert sum(b == SFT_SET for b in train["benchmark"]) == 1  # the coin; 196 and the cube are MATH500 items
+    assert len(arms.math_split(train, 0, "sft-think")) == 0 and len(arms.math_split(train, 0, "sft-nothink")) == 1
+    notes = data.fallbacks(built)[SFT_SET]
+    assert len(notes) == 2 and "think_response" in notes[0] + notes[1]
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FALLBACK")]
+    assert printed == [f"FALLBACK {n}" for n in notes]
+    summary = data.summary(built).set_index("benchmark")
+    assert "sft-think arm has no rows" in summary.loc[SFT_SET, "fallback"]
+    assert summary.loc[["MATH500", "AIME25", RL_SET], "fallback"].isna().all()
+    storage.save_dataset(built, str(tmp_path / "hub"))
+    assert data.fallbacks(storage.load_dataset(str(tmp_path / "hub"))) == data.fallbacks(built)
+    assert data.fallbacks(data.build(DataConfig(n_train=2, n_test=2), seed=0)) == {}  # the mini-world has none
+    assert "fallback" not in data.summary(data.build(DataConfig(n_train=2, n_test=2), seed=0))

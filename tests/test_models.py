@@ -172,3 +172,36 @@ def test_batched_generation_matches_one_at_a_time(tiny_model_dir):
     batched = generation.generate(model, tok, prompts, batch_size=4, max_new_tokens=6)
     single = [generation.generate(model, tok, [p], batch_size=1, max_new_tokens=6)[0] for p in prompts]
     assert batched == single
+
+
+@pytest.mark.parametrize("upcast", [True, False])
+def test_qlora_fp32_upcast_decides_the_dtype_of_the_unquantised_weights(qlora_model_dir, monkeypatch, upcast):
+    # as on a bf16 GPU: peft casts embeddings and norms to fp32; without the upcast they stay bf16,
+    # and so do the residual stream and the KV cache
+    monkeypatch.setattr(models, "default_dtype", lambda device: torch.bfloat16)
+    model, _ = models.load_model(qlora_model_dir, "qlora", lora_r=4, lora_alpha=8, device="cpu",
+                                 fp32_upcast=upcast)
+    kept = {n: p.dtype for n, p in model.named_parameters()
+            if p.__class__.__name__ != "Params4bit" and "lora_" not in n}
+    assert kept and any("embed_tokens" in n for n in kept) and any("norm" in n for n in kept)
+    assert set(kept.values()) == {torch.float32 if upcast else torch.bfloat16}
+
+
+def test_a_batch_out_of_memory_is_retried_in_halves(tiny_model_dir):
+    model, tok = models.load_model(tiny_model_dir, "full")
+    prompts = [f"Compute {i}+1." for i in range(7)]
+    want = generation.generate(model, tok, prompts, batch_size=8, max_new_tokens=4)
+    original, sizes = model.generate, []
+
+    def small_memory(**kwargs):
+        sizes.append(kwargs["input_ids"].shape[0])
+        if sizes[-1] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(**kwargs)
+
+    model.generate = small_memory
+    assert generation.generate(model, tok, prompts, batch_size=8, max_new_tokens=4) == want
+    assert sizes == [7, 4, 2, 2, 2, 1]  # halved twice, then the smaller size is kept
+    model.generate = lambda **kwargs: (_ for _ in ()).throw(torch.OutOfMemoryError("simulated"))
+    with pytest.raises(torch.OutOfMemoryError):  # at one prompt per batch there is nothing left to halve
+        generation.generate(model, tok, prompts[:1], batch_size=1, max_new_tokens=4)

@@ -247,3 +247,36 @@ def test_case_items_are_each_groups_first_item(items):
     cases = tokens.case_items(items)
     assert list(cases.index) == ["math", "other", "non"]
     assert list(cases.id) == [items[items.group == g].id.iloc[0] for g in ("math", "other", "non")]
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tiny_model_dir, tmp_path_factory):
+    """A LoRA adapter on the tiny base whose B matrices are non-zero, so it moves the outputs."""
+    model, tok = models.load_model(tiny_model_dir, "lora", lora_r=4, lora_alpha=8)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(0, 0.5)
+    path = tmp_path_factory.mktemp("adapter")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+def test_an_adapter_run_scores_its_base_with_the_adapter_off(tiny_model_dir, adapter_dir, items, monkeypatch):
+    from mathtransfer.models import Run
+
+    base, tok = models.load_model(tiny_model_dir, "full")
+    tuned, _ = models.load_model(adapter_dir, "full")
+    prompts = list(items["prompt"][:4])
+    responses = generation.generate(tuned, tok, prompts, max_new_tokens=6, do_sample=True)
+    apart = tokens.compare(base, tuned, tok, prompts, responses)
+    together = tokens.compare(None, tuned, tok, prompts, responses)
+    for a, b in zip(apart, together):
+        assert np.allclose(a["lp_base"], b["lp_base"], atol=1e-5) and np.allclose(a["kl"], b["kl"], atol=1e-5)
+    assert any(d["kl"].sum() > 0 for d in together)  # the adapter does move the model
+    loaded, load = [], tokens.load_model
+    monkeypatch.setattr(tokens, "load_model", lambda path, mode: loaded.append(path) or load(path, mode))
+    tokens.shift_table([Run("lora-seed0", "sft-think", 0, adapter_dir, tiny_model_dir)], items, config(), seed=0)
+    assert loaded == [adapter_dir]  # the base is never loaded beside it

@@ -32,13 +32,14 @@ CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "lea
                  "kl": "kl", "entropy": "entropy", "mean_token_accuracy": "token_accuracy"}
 # the train keys each arm reads (dvc.yaml lists the same ones for its stage)
 SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm", "gradient_checkpointing", "optim",
-               "grad_accum")
+               "grad_accum", "qlora_fp32_upcast")
 SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_steps", "sft_batch_size", "sft_max_length")
 ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
             "rft": SFT_KEYS + ("rft_prompts", "rft_samples", "max_completion_length"),
             "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_prompts_per_step", "num_generations",
                                    "max_completion_length", "temperature", "beta", "epsilon",
-                                   "epsilon_high", "format_weight", "use_vllm")}
+                                   "epsilon_high", "format_weight", "generation_batch_size", "use_vllm",
+                                   "vllm_max_model_length", "vllm_gpu_memory_utilization")}
 
 
 def settings(arm: str, cfg: TrainConfig) -> dict:
@@ -139,6 +140,7 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
     out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n.
     Then the optimizer states of all but the newest checkpoint are dropped (checkpoints.prune_checkpoints):
     only the newest is ever resumed from, the others are kept for their weights."""
+    models.free_memory()  # the trainer's model may still sit in a reference cycle
     points = [(0, base_path)] + [(s, p) for s, p in checkpoints.checkpoint_folders(ckpt_dir) if s <= final_step]
     if points[-1][0] != final_step:
         points.append((final_step, out_dir))
@@ -148,6 +150,8 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
         records = generation.records(model, tokenizer, test, n_items, batch_size, max_new_tokens)
         table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
         tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step))
+        del model  # one model in memory at a time (the GPU profile's are GBs)
+        models.free_memory()
     checkpoints.prune_checkpoints(ckpt_dir)
     return pd.concat(tables)[["step", "task", "group", "accuracy", "n"]].reset_index(drop=True)
 

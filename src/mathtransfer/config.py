@@ -92,9 +92,13 @@ class DataConfig:
                          "(a hub id, or a local .jsonl/.json/.parquet file with the same columns).")
     hub_rl: str = param("ReasoningTransferability/math_rl_48k", "hub source: the RL set (prompts and gold answers) "
                         "for GRPO and rft (a hub id or a local file).")
+    rl_prompt_suffix: str = param(" Let's think step by step and output the final answer in the \\boxed{}.",
+                                  "hub source: the RL set's training prompts (rft and grpo) are its question followed "
+                                  "by this suffix, as in the paper's RL; empty: the evaluation's math prompt "
+                                  "(hub.math_prompt). Evaluation always keeps the benchmarks' prompts.")
     sft_columns: dict = param({}, "hub source: our field -> the SFT set's column, where it differs from "
-                              "hub.SFT_COLUMNS (e.g. {teacher_think: response}).")
-    rl_columns: dict = param({}, "hub source: our field -> the RL set's column, where it differs from hub.RL_COLUMNS.")
+                              "hub.MATH_SFT_COLUMNS (e.g. {teacher_think: response}).")
+    rl_columns: dict = param({}, "hub source: our field -> the RL set's column, where it differs from hub.MATH_RL_COLUMNS.")
     benchmarks: list = param([], "hub source: benchmark names to evaluate on (registry.BENCHMARKS); [] means all twelve. "
                              "A gated or unreachable one is left out and reported missing.",
                              valid=(lambda v: isinstance(v, list) and _benchmarks_ok(v), "a list of " + BENCHMARK_NAMES))
@@ -206,8 +210,21 @@ class TrainConfig:
     beta: float = param(0.0, "GRPO KL coefficient (the paper uses none; TRL logs the KL only when > 0).", ge=0)
     epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)
     epsilon_high: float = param(0.28, "GRPO upper clipping range (DAPO clip-higher).", gt=0, le=1)
+    generation_batch_size: int = param(0, "GRPO rollouts generated in one call (the KV cache of a call grows with it; "
+                                       "mathtransfer.memory): a multiple of num_generations that divides a step's "
+                                       "rollouts (rl_prompts_per_step x num_generations), generated in turn; 0: all of "
+                                       "a step's rollouts in one call.", ge=0)
+    qlora_fp32_upcast: bool = param(True, "qlora: cast the weights left unquantised (embeddings, norms) to fp32, as "
+                                    "peft's prepare_model_for_kbit_training does. The residual stream and the KV "
+                                    "cache then run in fp32, twice their bf16 memory; false keeps them in the compute "
+                                    "dtype (the 6 GB variant). No effect on CPU (fp32 throughout).")
     use_vllm: bool = param(False, "GRPO rollouts through vLLM (TRL's colocate mode; needs a GPU and the optional "
-                           "vllm extra: pip install -e '.[vllm]').")
+                           "vllm extra: pip install -e '.[vllm]'). Refused with train.mode qlora (TRL's QLoRA "
+                           "notebook: the adapter would be merged into 4-bit weights every step).")
+    vllm_max_model_length: int = param(4096, "vLLM's context in tokens (prompt + completion); it reserves KV cache for "
+                                       "this length, so keep it near the longest prompt + max_completion_length.", ge=64)
+    vllm_gpu_memory_utilization: float = param(0.3, "Share of GPU memory vLLM reserves (colocate mode: the rest is "
+                                               "training's).", gt=0, le=1)
     format_weight: float = param(0.0, "Weight of the optional format reward (0: off).", ge=0)
     checkpoint_items: int = param(50, "Test items per task scored greedily at every checkpoint "
                                   "(the matched-gain curves); the evaluate stage scores final models fully.", ge=1)
@@ -236,7 +253,22 @@ class TrainConfig:
                            ("rl_prompts_per_step x num_generations", self.rl_prompts_per_step * self.num_generations)):
             if size % self.grad_accum:
                 return "grad_accum", f"must divide {name} ({size}) into equal micro-batches, got {self.grad_accum}"
+        rollouts, micro = self.rl_prompts_per_step * self.num_generations, rollouts_per_micro_batch(self)
+        if self.generation_batch_size and (self.generation_batch_size % self.num_generations
+                                           or self.generation_batch_size % micro or rollouts % self.generation_batch_size):
+            return "generation_batch_size", (f"must be a multiple of num_generations ({self.num_generations}) and of "
+                                             f"the micro-batch ({micro} rollouts) that divides a step's {rollouts} "
+                                             f"rollouts, or 0, got {self.generation_batch_size}")
+        if self.use_vllm and self.mode == "qlora":
+            return "use_vllm", ("cannot be combined with mode qlora: vLLM would merge the adapter into 4-bit weights "
+                                "every step (TRL's QLoRA GRPO notebook advises against it); use mode lora or full, or "
+                                "use_vllm: false")
         return None
+
+
+def rollouts_per_micro_batch(cfg: "TrainConfig") -> int:
+    """GRPO rollouts in one forward/backward pass: a step's rollouts split into grad_accum parts."""
+    return max(1, cfg.rl_prompts_per_step * cfg.num_generations // cfg.grad_accum)
 
 
 def _pairs_ok(value) -> bool:

@@ -22,7 +22,7 @@ from datasets import Dataset, DatasetDict
 from .config import DataConfig
 from .registry import BENCHMARKS, STEP_TASKS, TASKS
 from .scorers import score
-from .schema import COLUMNS
+from .schema import COLUMNS, RL_SET
 
 MAX_TRIES_PER_ITEM = 50
 
@@ -79,36 +79,61 @@ def build(cfg: DataConfig, seed: int) -> DatasetDict:
 
 def build_hub(cfg: DataConfig, seed: int) -> DatasetDict:
     """The GPU profile's data (mathtransfer.hub): train = n_train rows of each math training set
-    (benchmark SFT_SET or RL_SET) minus any whose prompt is a test prompt; test = n_test items of
-    each benchmark in cfg.benchmarks (all twelve if empty). Benchmarks that cannot be had are left
-    out and listed, with their reasons, in the test split's info (see `missing`)."""
+    (benchmark SFT_SET or RL_SET) minus any whose problem is a test prompt's; test = n_test items of
+    each benchmark in cfg.benchmarks (all twelve if empty). The RL set's prompts are its questions
+    followed by cfg.rl_prompt_suffix (empty: the math prompt). Benchmarks that cannot be had are
+    left out and listed, with their reasons, in the test split's info (see `missing`); fallbacks
+    the loaders took (a guessed SFT column absent, MC-TACO's Parquet export) are printed, one line
+    each, and listed there too (see `fallbacks`)."""
     from datasets import concatenate_datasets
 
     from . import hub
 
     sft = hub.load_math_sft(cfg.hub_sft, cfg.sft_columns, cfg.n_train, seed)
-    rl = hub.load_math_rl(cfg.hub_rl, cfg.rl_columns, cfg.n_train, seed)
+    rl = hub.load_math_rl(cfg.hub_rl, cfg.rl_columns, cfg.n_train, seed, prompt_suffix=cfg.rl_prompt_suffix)
     available, missing = hub.load_benchmarks(cfg.benchmarks or None, cfg.n_test, seed, cfg.benchmark_sources)
     if not available:
         raise ValueError("data.benchmarks: none of the benchmarks could be loaded: " + "; ".join(missing.values()))
+    notes = {name: lines for ds in (sft, *available.values()) for name, lines in hub.fallbacks(ds).items()}
+    for line in (line for lines in notes.values() for line in lines):
+        print(f"FALLBACK {line}")
     test = concatenate_datasets(list(available.values()))
     test_prompts = set(test["prompt"])
-    train = concatenate_datasets([sft, rl]).filter(lambda p: p not in test_prompts, input_columns="prompt")
-    test.info.description = json.dumps({"missing": missing})
+    suffix = cfg.rl_prompt_suffix
+
+    def leaks(prompt: str, benchmark: str) -> bool:
+        """Whether a training problem is a test item (an RL prompt as the math prompt it would be)."""
+        if suffix and benchmark == RL_SET and prompt.endswith(suffix):
+            prompt = hub.math_prompt(prompt[:-len(suffix)])
+        return prompt in test_prompts
+
+    train = concatenate_datasets([sft, rl]).filter(lambda p, b: not leaks(p, b), input_columns=["prompt", "benchmark"])
+    test.info.description = json.dumps({"missing": missing, "fallbacks": notes})
     return DatasetDict({"train": train.flatten_indices(), "test": test})
 
 
-def missing(dataset: DatasetDict) -> dict[str, str]:
-    """Benchmarks the hub source could not load -> why (empty for the mini-world)."""
+def _info(dataset: DatasetDict, key: str) -> dict:
     try:
-        return json.loads(dataset["test"].info.description or "{}").get("missing", {})
+        return json.loads(dataset["test"].info.description or "{}").get(key, {})
     except ValueError:
         return {}
 
 
+def missing(dataset: DatasetDict) -> dict[str, str]:
+    """Benchmarks the hub source could not load -> why (empty for the mini-world)."""
+    return _info(dataset, "missing")
+
+
+def fallbacks(dataset: DatasetDict) -> dict[str, list[str]]:
+    """Sets the hub source read through a fallback -> one-line notes on which (empty for the
+    mini-world): a guessed math_sft_40K column absent, MC-TACO read from the Hub's Parquet export."""
+    return _info(dataset, "fallbacks")
+
+
 def summary(dataset: DatasetDict) -> pd.DataFrame:
     """Items and mean prompt/target length (characters) per task and split; benchmarks the hub
-    source could not load are listed with 0 items and the reason (column `missing`)."""
+    source could not load are listed with 0 items and the reason (column `missing`), the fallbacks
+    its loaders took on their set's rows (column `fallback`, only when there are any)."""
     frames = []
     for split, ds in dataset.items():
         df = ds.select_columns(["task", "group", "benchmark", "prompt", "target"]).to_pandas()
@@ -123,6 +148,9 @@ def summary(dataset: DatasetDict) -> pd.DataFrame:
                .round(1).reset_index())
     gone = [dict(benchmark=name, split="test", items=0, missing=why) for name, why in missing(dataset).items()]
     table = pd.concat([table, pd.DataFrame(gone)], ignore_index=True) if gone else table
+    notes = fallbacks(dataset)
+    if notes:
+        table["fallback"] = [" | ".join(notes.get(b, [])) or pd.NA for b in table["benchmark"]]
     unique = dataset["train"].to_pandas().groupby("task")["prompt"].nunique().rename("unique_train_prompts")
     table = table.merge(unique, left_on="task", right_index=True, how="left")
     table.loc[table.split == "test", "unique_train_prompts"] = pd.NA

@@ -10,7 +10,6 @@ Index (transfer.py), figures (plots.py), and writing files (the notebook writes 
 """
 from __future__ import annotations
 
-import gc
 import time
 
 import numpy as np
@@ -22,7 +21,7 @@ from datasets import Dataset
 from . import generation
 from .config import EvalConfig
 from .generation import first_per_task, generate
-from .models import Run, load_model
+from .models import Run, free_memory, load_model
 from .registry import chance
 from .schema import ARMS, GROUPS
 from .scorers import score
@@ -59,9 +58,7 @@ def evaluate_models(runs: list[Run], test: Dataset, ecfg: EvalConfig, seed: int
         accuracies.append(accuracy(rec, run.name, run.method, run.seed, n_resamples=ecfg.bootstrap_resamples,
                                    rng_seed=seed))
         del model  # one model in memory at a time (the GPU profile's models are GBs)
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        free_memory()
         seconds[run.name] = round(time.perf_counter() - start, 1)
     records = pd.concat(records, ignore_index=True)
     timings = dict(seconds_per_model=seconds, total_seconds=round(sum(seconds.values()), 1),

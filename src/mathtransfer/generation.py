@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from datasets import Dataset
 
-from .models import chat_prompts
+from .models import chat_prompts, end_of_turn_ids
 from .scorers import score
 from .tasks.scoring import extract_answer
 
@@ -22,23 +22,37 @@ from .tasks.scoring import extract_answer
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], batch_size: int = 64, max_new_tokens: int = 48,
              do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0) -> list[str]:
-    """Responses (special tokens stripped) to user messages, in input order."""
+    """Responses (special tokens stripped) to user messages, in input order. An answer ends at
+    eos or at the chat turn's end (models.end_of_turn_ids). A batch that runs out of GPU memory is
+    retried in halves, and later batches keep the smaller size."""
     texts = chat_prompts(tokenizer, prompts)
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     outputs: list[str] = [""] * len(texts)
+    settings = dict(max_new_tokens=max_new_tokens, do_sample=do_sample,
+                    temperature=temperature if do_sample else None,
+                    top_p=top_p if do_sample and top_p < 1 else None, top_k=None,
+                    pad_token_id=tokenizer.pad_token_id, eos_token_id=end_of_turn_ids(tokenizer))
     model.eval()
-    for start in range(0, len(order), batch_size):
+    start = 0
+    while start < len(order):
         idx = order[start:start + batch_size]
         batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                           add_special_tokens=False).to(model.device)
-        generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                   temperature=temperature if do_sample else None,
-                                   top_p=top_p if do_sample and top_p < 1 else None, top_k=None,
-                                   pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        try:
+            generated = model.generate(**batch, **settings)
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            del batch
+            torch.cuda.empty_cache()
+            batch_size //= 2
+            print(f"generation: out of memory at {len(idx)} prompts per batch; retrying with {batch_size}")
+            continue
         new = generated[:, batch["input_ids"].shape[1]:]
         for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
             outputs[i] = text.strip()
+        start += len(idx)
     return outputs
 
 

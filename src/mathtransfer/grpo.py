@@ -4,7 +4,10 @@ Reward: the task scorer's correctness (rewards.correctness_reward), plus an opti
 (off by default). No KL term by default (beta 0), clipping 0.2 / 0.28 (DAPO clip-higher),
 rollout temperature 1.0, group size and completion length from params. Checkpoints every
 `save_steps`; a rerun resumes from the last complete one.
-vLLM rollouts are TRL's (train.use_vllm, colocate mode: one GPU, shared with training).
+Prompts go to TRL as chat messages, so that its rollouts use the chat template, and they stop at the
+turn's end (models.load_model sets the generation config's end tokens).
+vLLM rollouts are TRL's (train.use_vllm, colocate mode: one GPU, shared with training; refused with
+qlora by config.TrainConfig).
 Left out: the DVC stage and its notebook.
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datasets import Dataset
 
 from . import models
 from .checkpoints import default_checkpoint_dir, train_and_save
-from .config import TrainConfig
+from .config import TrainConfig, rollouts_per_micro_batch
 from .rewards import correctness_reward, format_reward
 from .trainer_args import run_args
 
@@ -31,7 +34,8 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     from trl import GRPOConfig, GRPOTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                                         gradient_checkpointing=cfg.gradient_checkpointing)
+                                         gradient_checkpointing=cfg.gradient_checkpointing,
+                                         fp32_upcast=cfg.qlora_fp32_upcast)
     rewards, weights = [correctness_reward], [1.0]
     if cfg.format_weight > 0:
         rewards.append(format_reward)
@@ -39,10 +43,12 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     args = GRPOConfig(
         output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
         lr_scheduler_type="constant_with_warmup", warmup_steps=0,
-        # a step's rollouts (prompts x generations) in grad_accum micro-batches
-        per_device_train_batch_size=max(1, cfg.rl_prompts_per_step * cfg.num_generations // cfg.grad_accum),
+        # a step's rollouts (prompts x generations) in grad_accum micro-batches, generated in calls of
+        # generation_batch_size rollouts (TRL's default, None: all of a step's in one call)
+        per_device_train_batch_size=rollouts_per_micro_batch(cfg), generation_batch_size=cfg.generation_batch_size or None,
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-        use_vllm=cfg.use_vllm, vllm_mode="colocate",
+        use_vllm=cfg.use_vllm, vllm_mode="colocate", vllm_max_model_length=cfg.vllm_max_model_length,
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         temperature=cfg.temperature, beta=cfg.beta, epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
         max_grad_norm=cfg.max_grad_norm, reward_weights=weights, logging_steps=1,
         save_strategy="steps", save_steps=cfg.save_steps,

@@ -8,15 +8,20 @@ row->item code. A dataset that cannot be had (gated, missing, or the Hub out of 
 
 Prompts follow lm-evaluation-harness's doc_to_text where it has one, turned into generation
 prompts that end by asking for "Answer: X" (a letter for multiple choice, yes/no for verdicts),
-which tasks.scoring reads. Math items use the paper's prompt (`math_prompt`). Multiple-choice
-items carry their options in meta, in prompt order; the gold `answer` is the option's text.
-Math golds are stored as score_math parses them: a plain number as is, anything else as LaTeX in
-$...$ (score_math does not parse a bare "\\sqrt{2}" or "(3, \\frac{\\pi}{2})" gold).
+which tasks.scoring reads. Math items use the paper's prompt (`math_prompt`); the RL set's
+training prompts may instead be the question followed by the paper's RL suffix (`load_math_rl`,
+data.rl_prompt_suffix). Multiple-choice items carry their options in meta, in prompt order; the
+gold `answer` is the option's text. Math golds are stored as score_math parses them: a plain
+number as is, anything else as LaTeX in $...$ (score_math does not parse a bare "\\sqrt{2}").
 
 Schemas confirmed against dataset cards, the authors' harness configs or lm-evaluation-harness:
 all twelve benchmarks; math_rl_48k `question`/`golden_answer`; math_sft_40K `question` and
-`no_think_response`. Guessed (hence the `columns` parameter): math_sft_40K's thinking trace
-(`think_response`) and gold answer (`golden_answer`, named as in math_rl_48k).
+`no_think_response`. Guessed, not confirmed: math_sft_40K's thinking trace (`think_response`) and
+gold (`golden_answer`). Fallbacks, each with a one-line note (`fallbacks`; data.build_hub reports
+them): a guessed column that is absent is treated as missing (no gold: the trace's last
+\\boxed{}; no thinking trace: teacher_think empty, so sft-think has no rows until data.sft_columns
+maps it), while a column named in `columns` must exist; MC-TACO reads the repo, then, if that
+fails (datasets 4+ refuses its loading script), the Hub's Parquet export.
 
 Scorers (named in registry.BENCHMARKS, resolved by scorers.py): tasks.scoring's, plus sandbox.score_code for LiveCodeBench (the public tests, run in a
 limited subprocess) and scoring.score_ifeval (lm-evaluation-harness's IFEval checks, strict,
@@ -104,10 +109,17 @@ def _unavailable(label: str, hub_id: str, error: Exception, access: str) -> HubU
     return HubUnavailable(f"{label} ({hub_id}) unavailable: {why} [{type(error).__name__}]; {how}")
 
 
-def _read(label: str, hub_id: str, configs: tuple, split: str, source: str | None,
-          hub_files: tuple[str, ...] = (), access: str = "") -> Dataset:
-    """The raw rows: from a local file when source names one, else from the Hub (source, when
-    given without a file extension, is another hub id to read instead of the default)."""
+def _read_files(hub_id: str, files: tuple[str, ...]) -> Dataset:
+    """Raw files of a Hub repo (a name starting with "@" names a revision: the Parquet export)."""
+    paths = [f"hf://datasets/{hub_id}{'' if f.startswith('@') else '/'}{f}" for f in files]
+    return load_dataset(_BUILDERS[os.path.splitext(files[0])[1]], data_files=paths, split="train")
+
+
+def _read(label: str, hub_id: str, configs: tuple, split: str, source: str | None, hub_files: tuple[str, ...] = (),
+          access: str = "", fallback_files: tuple[str, ...] = ()) -> tuple[Dataset, str]:
+    """The raw rows, and a one-line note if the Hub read fell back to fallback_files (read when the
+    repo read fails; hub_files are read instead of it). From a local file when source names one,
+    else the Hub (a source without a file extension is another hub id to read instead)."""
     if source is not None and os.path.splitext(source)[1].lower() not in _BUILDERS and "/" in source \
             and not os.path.exists(source):
         hub_id, source = source, None
@@ -118,20 +130,38 @@ def _read(label: str, hub_id: str, configs: tuple, split: str, source: str | Non
         if not os.path.isfile(source):
             raise HubUnavailable(f"{label} unavailable: no file at {source}; pass an existing local "
                                  f"copy, or source=None to read {hub_id} from the Hub")
-        return load_dataset(builder, data_files=source, split="train")
+        return load_dataset(builder, data_files=source, split="train"), ""
+    note = ""
     try:
         if hub_files:  # repos whose loading script datasets no longer runs: read the raw files
-            builder = _BUILDERS[os.path.splitext(hub_files[0])[1]]
-            # a file name starting with "@" names a revision, e.g. the Hub's Parquet export
-            files = [f"hf://datasets/{hub_id}{'' if f.startswith('@') else '/'}{f}" for f in hub_files]
-            return load_dataset(builder, data_files=files, split="train")
-        parts = [load_dataset(hub_id, config, split=split) for config in configs]
+            return _read_files(hub_id, hub_files), ""
+        try:
+            parts = [load_dataset(hub_id, config, split=split) for config in configs]
+        except Exception as first:  # e.g. "Dataset scripts are no longer supported" (datasets 4+)
+            if not fallback_files:
+                raise
+            note = (f"{label}: read {hub_id}'s {', '.join(fallback_files)}, as reading the repo failed "
+                    f"[{type(first).__name__}: {(str(first).splitlines() or [''])[0][:160]}]")
+            parts = [_read_files(hub_id, fallback_files)]
     except Exception as error:
         unavailable = _unavailable(label, hub_id, error, access)
         if unavailable is None:
             raise
         raise unavailable from error
-    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+    return (parts[0] if len(parts) == 1 else concatenate_datasets(parts)), note
+
+
+def _noted(items: Dataset, label: str, notes: list[str]) -> Dataset:
+    """items, with the loader's one-line fallback notes kept in its info (see `fallbacks`)."""
+    if notes:
+        items.info.description = json.dumps({"fallbacks": {label: notes}})
+    return items
+
+
+def fallbacks(items: Dataset) -> dict[str, list[str]]:
+    """Which fallbacks a loader took (set name -> one-line notes); empty when none."""
+    text = items.info.description or ""
+    return json.loads(text).get("fallbacks", {}) if text.startswith('{"fallbacks"') else {}
 
 
 def _items(rows: Dataset, to_item: Callable[[dict], dict | None], fields: dict[str, str],
@@ -159,28 +189,39 @@ def _items(rows: Dataset, to_item: Callable[[dict], dict | None], fields: dict[s
 # ----------------------------------------------------------------------------- training sets
 MATH_SFT_HUB_ID = "ReasoningTransferability/math_sft_40K"
 MATH_RL_HUB_ID = "ReasoningTransferability/math_rl_48k"
-# our field -> the dataset's column; None: the set has no such column
-MATH_SFT_COLUMNS = {"question": "question",  # confirmed
-                    "teacher_nothink": "no_think_response",  # confirmed
-                    "teacher_think": "think_response",  # guess
-                    "answer": "golden_answer"}  # guess; None: the last \boxed{} of a trace
+# our field -> the dataset's column (None: the set has none). question, no_think_response: confirmed
+# (a public script converting this set to TRL format checks for exactly these two). The others are
+# guesses: the card lists no columns and the authors' repo (github.com/ReasoningTransfer/
+# Transferability-of-LLM-Reasoning, July 2025) has no training code; absent, they fall back:
+MATH_SFT_COLUMNS = {"question": "question", "teacher_nothink": "no_think_response",
+                    "teacher_think": "think_response", "answer": "golden_answer"}
+MATH_SFT_GUESSED = {"teacher_think": "teacher_think is left empty, so the sft-think arm has no rows",
+                    "answer": "each gold is the last \\boxed{} of its teacher trace (rows without one are skipped)"}
 MATH_RL_COLUMNS = {"question": "question", "answer": "golden_answer"}  # both confirmed
 
 
-def _column_map(label: str, defaults: dict, columns: dict | None, present: list[str]) -> dict:
-    """Our field -> the data's column (defaults overridden by columns), checked against the data."""
-    mapping = {**defaults, **(columns or {})}
+def _column_map(label: str, defaults: dict, columns: dict | None, present: list[str],
+                guessed: dict | None = None) -> tuple[dict, list[str]]:
+    """Our field -> the data's column (defaults overridden by columns), checked against the data,
+    and one-line notes on the guessed defaults that are absent (mapped to None: their fallback)."""
+    columns, guessed = columns or {}, guessed or {}
+    mapping = {**defaults, **columns}
     unknown = sorted(set(mapping) - set(defaults))
     if unknown:
-        raise ValueError(f"{label}: columns names unknown fields {unknown}; "
-                         f"fields: {sorted(defaults)}")
+        raise ValueError(f"{label}: columns names unknown fields {unknown}; fields: {sorted(defaults)}")
     if mapping["question"] is None:
         raise ValueError(f"{label}: the question column cannot be None")
+    notes = []
+    for field, fallback in guessed.items():
+        if field not in columns and mapping[field] is not None and mapping[field] not in present:
+            notes.append(f"{label}: no column {mapping[field]!r} (a guess for {field}) in the data, which has "
+                         f"{sorted(present)}: {fallback}; map it with data.sft_columns: {{{field}: <column>}}")
+            mapping[field] = None
     missing = [c for c in mapping.values() if c is not None and c not in present]
     if missing:
         raise ValueError(f"{label}: no column {missing} in the data (it has {sorted(present)}); pass "
                          "columns={our field: its column}, or None for a field the set lacks")
-    return mapping
+    return mapping, notes
 
 
 def load_math_sft(source: str | None = None, columns: dict | None = None, n: int | None = None,
@@ -188,11 +229,13 @@ def load_math_sft(source: str | None = None, columns: dict | None = None, n: int
     """math_sft_40K: problems with Qwen3-32B teacher traces, and their gold answers.
 
     teacher_think is the thinking-mode trace as stored (with its <think>...</think>),
-    teacher_nothink the non-thinking one ("" where columns maps it to None)."""
-    rows = _read("math_sft_40K", MATH_SFT_HUB_ID, (None,), "train", source)
-    m = _column_map("math_sft_40K", MATH_SFT_COLUMNS, columns, rows.column_names)
+    teacher_nothink the non-thinking one ("" where columns maps it to None). Guessed columns that
+    are absent fall back (MATH_SFT_GUESSED); `fallbacks(result)` says which."""
+    rows, _ = _read(SFT_SET, MATH_SFT_HUB_ID, (None,), "train", source)
+    m, notes = _column_map(SFT_SET, MATH_SFT_COLUMNS, columns, rows.column_names, MATH_SFT_GUESSED)
     if m["teacher_think"] is None and m["teacher_nothink"] is None:
-        raise ValueError("math_sft_40K: columns maps neither teacher trace; an SFT set needs one")
+        raise ValueError(f"{SFT_SET}: no teacher trace column (the data has {sorted(rows.column_names)}); "
+                         "an SFT set needs one: map it with data.sft_columns: {teacher_nothink: <column>}")
 
     def to_item(row: dict) -> dict | None:
         think = (row[m["teacher_think"]] or "") if m["teacher_think"] else ""
@@ -206,19 +249,22 @@ def load_math_sft(source: str | None = None, columns: dict | None = None, n: int
                     teacher_think=think, teacher_nothink=nothink)
 
     fields = dict(task="math_sft", group="math", benchmark=SFT_SET)
-    return _items(rows, to_item, fields, n, seed)
+    return _noted(_items(rows, to_item, fields, n, seed), SFT_SET, notes)
 
 
 def load_math_rl(source: str | None = None, columns: dict | None = None, n: int | None = None,
-                 seed: int = 0) -> Dataset:
-    """math_rl_48k: problems with gold answers, for correctness-rewarded RL (no traces)."""
-    rows = _read("math_rl_48k", MATH_RL_HUB_ID, (None,), "train", source)
-    m = _column_map("math_rl_48k", MATH_RL_COLUMNS, columns, rows.column_names)
+                 seed: int = 0, prompt_suffix: str = "") -> Dataset:
+    """math_rl_48k: problems with gold answers, for correctness-rewarded RL (no traces).
+    prompt_suffix non-empty: the prompt is the question followed by it (the paper's RL prompt,
+    data.rl_prompt_suffix); empty: the evaluation's math_prompt."""
+    rows, _ = _read(RL_SET, MATH_RL_HUB_ID, (None,), "train", source)
+    m, _ = _column_map(RL_SET, MATH_RL_COLUMNS, columns, rows.column_names)
     if m["answer"] is None:
         raise ValueError("math_rl_48k: the answer column cannot be None (RL needs the gold)")
 
     def to_item(row: dict) -> dict:
-        return dict(prompt=math_prompt(row[m["question"]]),
+        question = row[m["question"]]
+        return dict(prompt=question.strip() + prompt_suffix if prompt_suffix else math_prompt(question),
                     answer=math_gold(_final_answer(str(row[m["answer"]]))))
 
     fields = dict(task="math_rl", group="math", benchmark=RL_SET)
@@ -341,11 +387,12 @@ class Source:
     to_item: Callable[[dict], dict | None]  # row -> prompt, answer, meta (None: row skipped)
     hub_files: tuple[str, ...] = ()  # raw files read instead, where the repo has a loading script
     access: str = ""  # how to get access, for gated sets
+    fallback_files: tuple[str, ...] = ()  # raw files read when reading the repo fails
 
 
 _ACP_CONFIGS = tuple(f"acp_{t}_mcq" for t in ("app", "areach", "just", "land", "prog", "reach", "val"))
 _GPQA_ACCESS = ("accept the terms on https://huggingface.co/datasets/Idavidrein/gpqa, "
-                "then run `huggingface-cli login`")
+                "then run `hf auth login` (or set HF_TOKEN)")
 # by paper name, in registry.BENCHMARKS' order
 SOURCES: dict[str, Source] = {
     "MATH500": Source("HuggingFaceH4/MATH-500", (None,), "test",
@@ -363,10 +410,13 @@ SOURCES: dict[str, Source] = {
     "CoQA": Source("stanfordnlp/coqa", (None,), "validation", _coqa),
     "IFEval": Source("google/IFEval", (None,), "train", _ifeval),
     "HaluEval": Source("pminervini/HaluEval", ("qa_samples",), "data", _halueval),
-    # the repo ships a loading script too: read the Hub's Parquet export of its test split
+    # as lm-evaluation-harness's lm_eval/tasks/mc_taco/default.yaml (dataset_path CogComp/mc_taco, no
+    # dataset_name, test_split test); the repo ships a loading script datasets 4+ refuses, so a failed
+    # read falls back to the Hub's Parquet export of the test split
     "MC-TACO": Source("CogComp/mc_taco", (None,), "test", _mc_taco,
-                      hub_files=("@refs%2Fconvert%2Fparquet/plain_text/test/0000.parquet",)),
+                      fallback_files=("@refs%2Fconvert%2Fparquet/plain_text/test/0000.parquet",)),
 }
+
 
 def load_benchmark(name: str, source: str | None = None, n: int | None = None,
                    seed: int = 0) -> Dataset:
@@ -374,10 +424,10 @@ def load_benchmark(name: str, source: str | None = None, n: int | None = None,
     shuffle (all when n is None or >= the size). Raises HubUnavailable if it cannot be had."""
     spec = registry.benchmark(name)
     where = SOURCES[spec.benchmark]
-    rows = _read(spec.benchmark, where.hub_id, where.configs, where.split, source, where.hub_files,
-                 where.access)
+    rows, note = _read(spec.benchmark, where.hub_id, where.configs, where.split, source, where.hub_files,
+                       where.access, where.fallback_files)
     fields = dict(task=spec.name, group=spec.group, benchmark=spec.benchmark)
-    return _items(rows, where.to_item, fields, n, seed)
+    return _noted(_items(rows, where.to_item, fields, n, seed), spec.benchmark, [note] if note else [])
 
 
 def load_benchmarks(names: list[str] | None = None, n: int | None = None, seed: int = 0,

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from sklearn.decomposition import PCA
 
-from .models import load_model
+from .models import free_memory, load_model
 from .schema import GROUPS
 
 POOLINGS = ("paper", "mask")
@@ -125,9 +125,13 @@ def shift_table(runs, items: pd.DataFrame, cfg) -> tuple[pd.DataFrame, pd.DataFr
                                   for t, rows in rows_of.items()}
             base_features[run.base] = {t: features(model, tokenizer, texts_of[run.base][t], cfg.max_tokens,
                                                    cfg.batch_size, cfg.poolings) for t in tasks}
+            del model  # one model in memory at a time (the GPU profile's are GBs)
+            free_memory()
         model, tokenizer = load_model(run.path, "full")
         tuned_features = {t: features(model, tokenizer, texts_of[run.base][t], cfg.max_tokens, cfg.batch_size,
                                       cfg.poolings) for t in tasks}
+        del model
+        free_memory()
         summary, per_layer = shift(base_features[run.base], tuned_features)
         tags = dict(model=run.name, arm=run.method, seed=run.seed)
         summaries.append(summary.assign(**tags))

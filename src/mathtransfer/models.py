@@ -10,6 +10,7 @@ profile (the tiny model is built here, from the mini-world's own text).
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -56,6 +57,24 @@ def resolve(name_or_path: str) -> str:
         with open(pointer) as fh:
             return json.load(fh)["model"]
     return name_or_path
+
+
+def end_of_turn_ids(tokenizer) -> list[int]:
+    """The token ids that end an answer: the tokenizer's eos and the token that closes an assistant
+    turn in its chat template. Qwen3 Base models end a chat turn with <|im_end|> while their eos is
+    <|endoftext|>: stopping at eos alone would run every answer to the length limit. The turn's
+    end is read from the template (what it writes right after an assistant message), not hard-coded."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    mark = "\u2063END-OF-CONTENT\u2063"
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "x"}, {"role": "assistant", "content": mark}],
+                                             tokenize=False)
+    except (ValueError, TypeError):  # no chat template: the tokenizer's eos is all there is
+        return ids
+    after = text[text.rindex(mark) + len(mark):] if mark in text else ""
+    following = tokenizer(after, add_special_tokens=False)["input_ids"][:1]
+    special = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}))
+    return ids + [i for i in following if i in special and i not in ids]
 
 
 def chat_prompts(tokenizer, prompts: list[str]) -> list[str]:
@@ -108,12 +127,15 @@ def default_dtype(device: str) -> torch.dtype:
 
 
 def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_alpha: int = 32,
-               lora_dropout: float = 0.0, gradient_checkpointing: bool = False,
+               lora_dropout: float = 0.0, gradient_checkpointing: bool = False, fp32_upcast: bool = True,
                device: str | None = None):
     """(model, tokenizer) from a local folder or hub id, ready to train in `mode`.
 
     full: all weights trainable. lora: a LoRA adapter on every linear layer. qlora: weights
-    quantised to 4-bit NF4 by bitsandbytes (CPU or GPU), then a LoRA adapter. A folder holding a
+    quantised to 4-bit NF4 by bitsandbytes (CPU or GPU), then a LoRA adapter; peft casts the
+    weights left unquantised (embeddings, norms) to fp32, and fp32_upcast=False casts them back to
+    the compute dtype (half the memory of the residual stream and KV cache on a bf16 GPU). Generation
+    stops at the chat turn's end as well as at eos (end_of_turn_ids). A folder holding a
     PEFT adapter (adapter_config.json) is loaded onto its base, for evaluation. A folder with only
     base.json (save_pointer) loads the model it names. Hub ids load offline from the local cache
     when HF_HUB_OFFLINE=1.
@@ -123,11 +145,8 @@ def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_
     name_or_path = resolve(name_or_path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = default_dtype(device)
-    adapter = os.path.isfile(os.path.join(name_or_path, "adapter_config.json"))
-    base_path = name_or_path
-    if adapter:
-        with open(os.path.join(name_or_path, "adapter_config.json")) as fh:
-            base_path = resolve(json.load(fh)["base_model_name_or_path"])
+    adapter = base_of_adapter(name_or_path) is not None
+    base_path = base_of_adapter(name_or_path) or name_or_path
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     tokenizer.padding_side = "left"  # batched generation needs left padding
     kwargs = dict(dtype=dtype)
@@ -162,6 +181,8 @@ def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_
     model = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
     if mode != "qlora":
         model.to(device)
+    ends = end_of_turn_ids(tokenizer)  # TRL's rollouts read the generation config's ends too
+    model.generation_config.eos_token_id = ends[0] if len(ends) == 1 else ends
     if adapter:
         from peft import PeftModel
 
@@ -172,9 +193,31 @@ def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_
 
     if mode == "qlora":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+        if not fp32_upcast and dtype != torch.float32:
+            for weight in model.parameters():
+                if weight.dtype == torch.float32 and weight.__class__.__name__ != "Params4bit":
+                    weight.data = weight.data.to(dtype)
     lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")
     return get_peft_model(model, lora), tokenizer
+
+
+def free_memory() -> None:
+    """Return the memory of models the caller has deleted (`del model` first): a model's
+    reference cycles (TRL's patched forward) outlive `del` until a collection, and CUDA keeps
+    freed blocks cached until emptied; the next model then loads into the room."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def base_of_adapter(path: str) -> str | None:
+    """The base model a folder's PEFT adapter was trained on (resolved), or None without one."""
+    config_path = os.path.join(resolve(path), "adapter_config.json")
+    if not os.path.isfile(config_path):
+        return None
+    with open(config_path) as fh:
+        return resolve(json.load(fh)["base_model_name_or_path"])
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:

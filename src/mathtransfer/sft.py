@@ -44,7 +44,8 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                                         gradient_checkpointing=cfg.gradient_checkpointing)
+                                         gradient_checkpointing=cfg.gradient_checkpointing,
+                                         fp32_upcast=cfg.qlora_fp32_upcast)
     args = SFTConfig(
         output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.sft_steps,
         per_device_train_batch_size=max(1, cfg.sft_batch_size // cfg.grad_accum),

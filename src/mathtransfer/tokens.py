@@ -29,8 +29,7 @@ import pandas as pd
 import torch
 
 from .generation import generate
-from .models import chat_prompts
-from .models import load_model
+from .models import base_of_adapter, chat_prompts, free_memory, load_model, resolve
 from .schema import GROUP_LABELS
 
 # Connectives and reasoning scaffolding (the paper's examples: but, wait, confirm) and the words
@@ -60,9 +59,12 @@ def _score(model, sequences: list[list[int]], starts: list[int], pad: int):
 def compare(base, tuned, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 32) -> list[dict]:
     """Per response: token ids and, per token, lp_base, lp_tuned (log-probabilities of the actual
     token), rank_base, rank_tuned (0-based: how many tokens each model prefers to it) and kl
-    (exact KL(tuned || base) of the next-token distributions), as numpy arrays."""
-    base.eval()
+    (exact KL(tuned || base) of the next-token distributions), as numpy arrays. base None: the
+    tuned model is a PEFT adapter on the base, which scores with the adapter switched off (one
+    model in memory instead of two)."""
     tuned.eval()
+    if base is not None:
+        base.eval()
     prompt_ids = tokenizer(chat_prompts(tokenizer, prompts), add_special_tokens=False)["input_ids"]
     response_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
     details = []
@@ -70,8 +72,12 @@ def compare(base, tuned, tokenizer, prompts: list[str], responses: list[str], ba
         batch = range(start, min(start + batch_size, len(prompts)))
         sequences = [prompt_ids[i] + response_ids[i] for i in batch]
         starts = [len(prompt_ids[i]) for i in batch]
-        scored = zip(_score(base, sequences, starts, tokenizer.pad_token_id),
-                     _score(tuned, sequences, starts, tokenizer.pad_token_id))
+        if base is None:
+            with tuned.disable_adapter():
+                base_scores = _score(tuned, sequences, starts, tokenizer.pad_token_id)
+        else:
+            base_scores = _score(base, sequences, starts, tokenizer.pad_token_id)
+        scored = zip(base_scores, _score(tuned, sequences, starts, tokenizer.pad_token_id))
         for i, (lp_b, lp_t) in zip(batch, scored):
             y = torch.tensor(response_ids[i], device=lp_b.device, dtype=torch.long)[:, None]
             vocab = min(lp_b.shape[-1], lp_t.shape[-1])  # hub models may pad their vocabularies apart
@@ -157,7 +163,8 @@ def shift_table(runs, items: pd.DataFrame, cfg, seed: int) -> tuple[pd.DataFrame
     cfg: config.TokensConfig; sampling seeded by `seed` per run); its base and it score the answers.
     Returns (per model and task: model, arm, seed, task, group and summary's fields; the shifted
     words of each model: shifted_words' columns, model, arm, seed; case details:
-    {(model, group): case_view of its answer to the group's case item}). A base is loaded once."""
+    {(model, group): case_view of its answer to the group's case item}). A base is loaded once, and
+    not at all for a run that is an adapter on it (compare scores the base with the adapter off)."""
     items = items.reset_index(drop=True)
     prompts = list(items["prompt"])
     cases = case_items(items)
@@ -165,10 +172,15 @@ def shift_table(runs, items: pd.DataFrame, cfg, seed: int) -> tuple[pd.DataFrame
     task_rows = items.groupby(["task", "group"], sort=False).groups
     bases, rows, words, case_details = {}, [], [], {}
     for run in runs:
-        if run.base not in bases:
-            bases[run.base] = load_model(run.base, "full")
-        base_model, tokenizer = bases[run.base]
-        tuned_model, _ = load_model(run.path, "full")
+        on_base = base_of_adapter(run.path) == resolve(run.base)
+        if on_base:
+            base_model = None
+            tuned_model, tokenizer = load_model(run.path, "full")
+        else:
+            if run.base not in bases:
+                bases[run.base] = load_model(run.base, "full")
+            base_model, tokenizer = bases[run.base]
+            tuned_model, _ = load_model(run.path, "full")
         torch.manual_seed(seed)  # every model samples from the same seed
         responses = generate(tuned_model, tokenizer, prompts, cfg.batch_size, cfg.max_new_tokens,
                              do_sample=cfg.temperature > 0, temperature=cfg.temperature or 1.0, top_p=cfg.top_p)
@@ -180,6 +192,8 @@ def shift_table(runs, items: pd.DataFrame, cfg, seed: int) -> tuple[pd.DataFrame
         for group, case in cases.iterrows():
             i = position[case["id"]]
             case_details[(run.name, group)] = case_view(details[i], responses[i], tokenizer)
+        del tuned_model, base_model  # a base stays in `bases` for the next run on it
+        free_memory()
     return pd.DataFrame(rows), pd.concat(words, ignore_index=True), case_details
 
 

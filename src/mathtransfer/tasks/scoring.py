@@ -1,28 +1,36 @@
 """Scorers: (untrusted response, gold answer, item meta) -> score in [0, 1]; they never raise.
 
-Answers are read leniently: the LAST `Answer: X` or `\\boxed{X}` in the response counts, so a
-model that switches to the teacher's \\boxed{} format is not marked wrong for the format alone.
-Math answers are compared by math-verify (parse + verify). The format task (IFEval analogue) is
-strict and per instruction: the whole response is checked, and the score is the share of the
-item's instructions followed.
+Answers are read leniently: the LAST `Answer: X` (so also `Final Answer: X`) or `\\boxed{X}` in the
+response's last MAX_CHARS counts, boxes nested to any depth (`boxed`, the project's one \\boxed{}
+parser), so a model that switches to the teacher's \\boxed{} format is not marked wrong for the
+format alone. The format task (IFEval analogue) is strict and per instruction: the whole response
+is checked, and the score is the share of the item's instructions followed.
 `score_ifeval` (the GPU profile's IFEval) uses lm-evaluation-harness's own instruction checks.
-Left out: partial credit elsewhere, and any execution of model text (code runs only in sandbox.py).
+
+Math (`score_math`): golds are a plain number or LaTeX in $...$ (hub.math_gold). When gold and
+answer are both plain numbers they are compared as numbers in the calling process. Anything else
+(fractions, roots, pi, powers, degrees, factorials, tuples, intervals, sets, matrices, \\text{}
+answers, percent, thousands separators) goes to math-verify's own parse + verify in a worker
+process with a wall-clock and memory limit (tasks/math_worker.py): an answer over them scores 0, so
+no answer form is rejected by construction and a tower like 9^{9^{9^{9}}} or 1000000! costs at
+most MATH_TIMEOUT_S. Before math-verify, markdown bold around the answer
+is dropped and repeating decimals (0.1\\overline{6}) become fractions, which math-verify misreads.
+Left out: partial credit; units math-verify does not strip itself; answers over MAX_ANSWER_CHARS;
+and any execution of model text (code runs only in sandbox.py; math-verify's expression parser sees only digits and
+operators).
 """
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import re
+from fractions import Fraction
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from .math_worker import MATH_MEMORY_MB, MATH_TIMEOUT_S, WORKER as _WORKER  # noqa: F401 (the bounds, for callers)
 
 MAX_CHARS = 4000  # only the tail of a (possibly huge) response is read
-MAX_ANSWER_CHARS = 100  # longer "answers" are not parsed (keeps sympy away from junk)
-
-# math-verify warns on every call that its timeouts are off; they are off on purpose (see score_math).
-logging.getLogger("math_verify").setLevel(logging.ERROR)
+MAX_ANSWER_CHARS = 500  # longer "answers" are not parsed (a 3x3 matrix of fractions fits)
 
 _ANSWER = re.compile(r"Answer:[ \t]*([^\n]*)")
 _BOX = "\\boxed{"
@@ -67,33 +75,45 @@ def _normalise(text: str) -> str:
 
 
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
-# Towers of powers and factorials make sympy run for minutes ("9^{9^{9}}" did); no gold needs them.
-_EXPLOSIVE = re.compile(r"\^|\*\*|!|\\uparrow|\\binom|\\choose")
+
+# 0.1\overline{6} (a repeating decimal, which math-verify reads as 0.1) -> \frac{1}{6}
+_REPEATING = re.compile(r"(?<!\d)(\d{0,30})\.(\d{0,30})\\overline\s*(?:\{\s*(\d{1,30})\s*\}|(\d))")
+_PYTHON_POWER = re.compile(r"(?<=[\w)}])\*\*([\w.]+|\([^()]*\))")  # x**2 -> x^{2} ("**" is no LaTeX)
+_MATH_DELIMITER = re.compile(r"(?<!\\)\$|\\\(|\\\[")  # $ (not \$), \( or \[
+
+
+def _repeating_to_fraction(match: re.Match) -> str:
+    whole, fixed, period = match.group(1) or "0", match.group(2), match.group(3) or match.group(4)
+    value = Fraction(int(whole + fixed + period) - int(whole + fixed), 10 ** len(fixed) * (10 ** len(period) - 1))
+    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _as_latex(pred: str) -> str:
+    """An extracted answer as math-verify's input: Python powers as LaTeX ones, repeating decimals
+    as fractions, in $...$ unless it has math delimiters already (then as is: wrapped again,
+    "$x$ cm" or "\\[x\\]" would not parse)."""
+    pred = _REPEATING.sub(_repeating_to_fraction, _PYTHON_POWER.sub(r"^{\1}", pred))
+    return pred if _MATH_DELIMITER.search(pred) else f"${pred}$"
 
 
 def score_math(response: object, answer: str, meta: str = "{}") -> float:
     """1.0 when the extracted answer equals the gold, else 0.0; never 1 if the gold is unparsable.
 
-    Plain numbers are compared as numbers; anything else goes through math-verify (parse +
-    verify). Its signal-based timeouts fail outside the main thread, so they are off, and the
-    cost is bounded instead: short answers only, and none with powers or factorials.
+    Plain numbers (gold and answer both) are compared as numbers here; anything else goes to
+    math-verify (parse + verify) in the worker, bounded by MATH_TIMEOUT_S and MATH_MEMORY_MB
+    (an answer over them scores 0). Never raises on model text; raises RuntimeError only when the
+    worker cannot start at all (math-verify missing: the environment's fault, not the answer's).
     """
     pred = extract_answer(response)
-    if pred is None or len(pred) > MAX_ANSWER_CHARS:
+    if pred is None or not isinstance(answer, str) or not answer.strip():
+        return 0.0
+    pred = pred.strip("*").strip()  # markdown bold: "**7**", "**Answer:** 7"
+    if not pred or len(pred) > MAX_ANSWER_CHARS:
         return 0.0
     if _NUMBER.fullmatch(answer.strip()) and _NUMBER.fullmatch(pred):
         return float(float(pred) == float(answer))
-    if _EXPLOSIVE.search(pred):
-        return 0.0
-    try:
-        configs = [LatexExtractionConfig(), ExprExtractionConfig()]
-        gold = parse(answer, extraction_config=configs, parsing_timeout=None)
-        guess = parse(f"${pred}$", extraction_config=configs, parsing_timeout=None)
-        if not gold or not guess:
-            return 0.0
-        return float(verify(gold, guess, timeout_seconds=None))
-    except Exception:  # untrusted text must never crash a scorer
-        return 0.0
+    gold = _REPEATING.sub(_repeating_to_fraction, answer)
+    return _WORKER.judge(gold, _as_latex(pred))
 
 
 def score_choice(response: object, answer: str, meta: str = "{}") -> float:
