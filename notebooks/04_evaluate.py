@@ -83,5 +83,17 @@ evaluate.gain_summary(gains)
 
 # %%
 print("\n".join(evaluate.gain_sentences(gains)))
+
+# %% [markdown]
+# ## Does math training carry the shared step over? (world v2)
+# The non-math tasks split in two (notebook 00): those that share math's step (code_trace, blocks, format: the base stops one step early there too) and the controls, which share nothing with math. Per arm and seed, the change over the base (points, mean over the split's tasks, same test items), with a 95% paired bootstrap interval over items; "seed -1" is the mean of the seeds. A gain on the shared-step tasks with the controls in place would be transfer of the skill; a loss on both, forgetting.
+
+# %%
+split = evaluate.step_split(records[records.method.isin(["base", *evaluate.arms_in(accuracy)])],
+                            n_resamples=ecfg.bootstrap_resamples, rng_seed=shared.seed)
+split.to_csv("reports/results/step_split.csv", index=False)
+split.set_index(["arm", "seed", "split"])[["change", "low", "high"]].unstack("split").round(1) if len(split) else split
+
+# %%
 with open("reports/metrics/evaluate.json", "w") as fh:
-    json.dump(evaluate.metrics(gains, accuracy), fh, indent=2)
+    json.dump(evaluate.metrics(gains, accuracy, split), fh, indent=2)

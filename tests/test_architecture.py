@@ -19,7 +19,7 @@ FLOORS = {
     3: {"data", "hub", "models", "generation", "trainer_args", "memory"},
     4: {"pretrain", "rewards", "checkpoints"},
     5: {"sft", "grpo"},
-    6: {"arms"},
+    6: {"arms", "worldcheck"},
     7: {"stage", "report"},  # the runners: a stage's notebook, the HTML report
 }
 APART = {"evaluate", "transfer", "latent", "tokens", "dynamics", "plots"}  # analyses: floors 1-3 only

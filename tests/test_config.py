@@ -79,8 +79,11 @@ def test_unknown_key_lists_valid_keys():
 def test_wrong_share_needs_every_math_task_in_range():
     with pytest.raises(ConfigError, match="data.wrong_share: expected a mapping of exactly arith"):
         parse(config.DataConfig, {"wrong_share": {"arith": 0.5}}, "data")
-    with pytest.raises(ConfigError, match="wrong_share"):
-        parse(config.DataConfig, {"wrong_share": {"arith": 1.5, "word": 0, "algebra": 0, "sequence": 0}}, "data")
+    good = {task: [0.2, 0.8] for task in config.STEP_TASKS}
+    assert parse(config.DataConfig, {"wrong_share": good}, "data").wrong_share == good
+    for bad in ([1.5, 0.2], [0.2], 0.5):
+        with pytest.raises(ConfigError, match=r"wrong_share: expected a mapping of exactly .* \[short, long\] pairs"):
+            parse(config.DataConfig, {"wrong_share": dict(good, arith=bad)}, "data")
 
 
 def test_bool_is_not_an_integer_and_int_is_a_float():

@@ -60,10 +60,12 @@ def test_every_base_target_and_teacher_trace_is_scored_as_designed():
             assert not row["teacher_think"]
         if row["task"] not in STEP_TASKS:  # the controls: every base target is right
             assert score(row["task"], row["target"], row["answer"], row["meta"]) == 1.0, row
-    for task, share in cfg.wrong_share.items():
-        wrong = [score(task, r["target"], r["answer"], r["meta"]) < 1 for r in rows if r["task"] == task]
-        # 300 draws: 4 standard errors of a binomial share is about 0.12
-        assert abs(sum(wrong) / len(wrong) - share) < 0.12, task
+    for task, shares in cfg.wrong_share.items():
+        for long, share in zip((False, True), shares):
+            wrong = [score(task, r["target"], r["answer"], r["meta"]) < 1 for r in rows
+                     if r["task"] == task and json.loads(r["meta"])["long"] == long]
+            # about 150 draws: 4 standard errors of a binomial share is at most about 0.16
+            assert abs(sum(wrong) / len(wrong) - share) < 0.16, (task, long)
 
 
 def _steps_shown(row) -> int:
@@ -71,7 +73,9 @@ def _steps_shown(row) -> int:
     if row["task"] == "format":
         return len(_words(row))
     if row["task"] == "blocks":
-        return row["target"].count(">")
+        return row["target"].count(" off.")
+    if row["task"] == "code_trace":  # "x=S." states the start, then one line per iteration
+        return row["target"].count("=") - 1
     return row["target"].count("=")
 
 
@@ -84,15 +88,11 @@ def test_the_wrong_strategy_stops_exactly_one_step_early_in_every_task_that_shar
     rows = data.build(DataConfig(n_train=200, n_test=5), seed=2)["train"].to_list()
     for row in (r for r in rows if r["task"] in STEP_TASKS):
         right = score(row["task"], row["target"], row["answer"], row["meta"]) == 1.0
-        if row["group"] == "math":
-            needed = row["teacher_think"].count("Step ")
-        elif row["task"] == "format":
-            needed = json.loads(row["meta"])["n"]
-        elif row["task"] == "blocks":
-            needed = row["prompt"].count(">")
-        else:  # code_trace: one line per iteration after the start
-            needed = int(re.search(r"range\((\d)\)", row["prompt"]).group(1)) + 1
+        meta = json.loads(row["meta"])
+        needed = meta["n"] if row["task"] == "format" else meta["steps"]
         assert _steps_shown(row) == (needed if right else needed - 1), row
+        if row["group"] == "math":
+            assert row["teacher_think"].count("Step ") == needed
 
 
 def test_controls_never_train_on_the_unseen_facts_and_test_asks_about_them():
@@ -107,13 +107,6 @@ def test_controls_never_train_on_the_unseen_facts_and_test_asks_about_them():
                 assert not any(asked), task
             else:  # a third (duration: half) of each knowledge base: as much of the test items
                 assert 0.2 < sum(asked) / len(asked) < 0.65, task
-
-
-def test_a_wrong_share_must_name_exactly_the_tasks_that_share_the_step():
-    from mathtransfer.config import ConfigError, parse
-
-    with pytest.raises(ConfigError, match="data.wrong_share: expected a mapping of exactly arith"):
-        parse(DataConfig, {"wrong_share": {"arith": 0.5}}, "data")
 
 
 def test_too_many_items_for_a_small_prompt_space_is_a_clear_error():

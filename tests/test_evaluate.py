@@ -153,3 +153,27 @@ def test_two_base_models_are_refused():
     twice = pd.concat([ACC, ACC[ACC.model == "base"].assign(model="base-2")])
     with pytest.raises(ValueError, match="expected one model with method 'base'"):
         evaluate.group_gains(twice)
+
+
+def test_step_split_separates_the_shared_step_tasks_from_the_controls():
+    from mathtransfer.registry import TASKS
+
+    rows = []
+    non_math = [t for t, spec in TASKS.items() if spec.group != "math"]
+    for method, seed in (("base", 0), ("grpo", 0), ("grpo", 1)):
+        for task in non_math:
+            for i in range(20):
+                right = i < 10  # the base: half right on every task
+                if method == "grpo" and TASKS[task].shares:
+                    right = i < 10 + 5 * (seed + 1)  # +25 points (seed 0), +50 (seed 1) on the shared-step tasks
+                rows.append(dict(method=method, seed=seed, task=task, id=f"{task}-{i}", score=float(right)))
+    split = evaluate.step_split(pd.DataFrame(rows), n_resamples=200)
+    got = split.set_index(["seed", "split"])
+    assert got.loc[(0, "shared step"), "change"] == pytest.approx(25)
+    assert got.loc[(1, "shared step"), "change"] == pytest.approx(50)
+    assert got.loc[(-1, "shared step"), "change"] == pytest.approx(37.5)
+    assert (got.xs("control", level="split").change == 0).all()
+    assert (got.xs("control", level="split")[["low", "high"]] == 0).all().all()  # nothing changed: no spread
+    shared = got.xs("shared step", level="split")
+    assert (shared.low <= shared.change).all() and (shared.change <= shared.high).all() and (shared.low > 0).all()
+    assert set(got.loc[(0, "shared step"), "tasks"].split(", ")) == {t for t in non_math if TASKS[t].shares}

@@ -24,6 +24,7 @@ import yaml
 from . import registry
 
 MATH_TASKS = tuple(registry.tasks_in("math"))
+STEP_TASKS = registry.STEP_TASKS
 # Folders of the repository itself: an output written there would replace source files.
 PROTECTED = {".git", ".dvc", ".ci", "src", "notebooks", "tests", "profiles", "tools", "benchmarks", "reports"}
 
@@ -77,12 +78,15 @@ class DataConfig:
     n_train: int = param(2000, "Training items per task (prompts repeat where a task has few).", ge=1)
     n_test: int = param(150, "Held-out test items per task; no test prompt occurs in training.", ge=1)
     wrong_share: dict = param(
-        {"arith": 0.4, "word": 0.5, "algebra": 0.5, "sequence": 0.6},
-        "Per math task: share of base-style traces that follow the systematic wrong strategy "
-        "(stop one step early). Teacher traces are always correct.",
-        valid=(lambda v: set(v) == set(MATH_TASKS) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in v.values()),
-            f"a mapping of exactly {', '.join(MATH_TASKS)} to numbers in [0, 1]"))
+        {task: [0.2, 0.8] for task in STEP_TASKS},
+        "Per task that shares math's step (the math tasks, code_trace, blocks, format): the share of "
+        "base-style targets that follow the systematic wrong strategy (stop one step early), as [on "
+        "short chains, on long ones]. Teacher traces are always correct; the controls' targets too.",
+        valid=(lambda v: isinstance(v, dict) and set(v) == set(STEP_TASKS) and all(
+            isinstance(x, list) and len(x) == 2 and all(
+                isinstance(y, (int, float)) and not isinstance(y, bool) and 0 <= y <= 1 for y in x)
+            for x in v.values()),
+            f"a mapping of exactly {', '.join(STEP_TASKS)} to [short, long] pairs of numbers in [0, 1]"))
     out_dir: str = param("data/miniworld", "Where the DatasetDict (Arrow) is written.", valid=OUTPUT_DIR)
     source: str = param("miniworld", "miniworld: generate the twelve synthetic tasks; hub: the paper's math "
                         "training sets and the twelve real benchmarks from the Hugging Face Hub "
@@ -313,8 +317,25 @@ class TokensConfig:
     pairs: list = param([], PAIRS_HELP, valid=PAIRS)
 
 
+def _channel_task_ok(value) -> bool:
+    return value in STEP_TASKS and registry.TASKS[value].group != "math"
+
+
+@dataclass
+class WorldCheckConfig:
+    """Stage `world_check` (mini-world): the world's headroom on a second base, and the channel
+    check (GRPO with the grpo arm's `train` settings on one non-math task that shares math's step)."""
+
+    base_seed: int = param(1, "Pretraining seed of the second base (same data and settings as the default base).", ge=0)
+    channel_task: str = param("code_trace", "The non-math shared-step task GRPO is trained on in the channel check.",
+                              valid=(_channel_task_ok, "a non-math task that shares math's step ("
+                                     + ", ".join(t for t in STEP_TASKS if registry.TASKS[t].group != "math") + ")"))
+    out_dir: str = param("models/world_check", "Where the second base and the channel-check model are saved.",
+                         valid=OUTPUT_DIR)
+
+
 SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig,
-            "latent": LatentConfig, "tokens": TokensConfig}
+            "latent": LatentConfig, "tokens": TokensConfig, "world_check": WorldCheckConfig}
 
 
 def _describe(f: dataclasses.Field, tp) -> str:

@@ -191,7 +191,9 @@ def checks(dataset: DatasetDict, wrong_share: dict[str, float]) -> dict:
         controls = train[~train.task.isin(STEP_TASKS)]
         result["control_targets_correct"] = round(float(correct(controls, "target").mean()), 4)
         stepped = train[train.task.isin(STEP_TASKS)]
-        wrong = 1 - correct(stepped, "target").groupby(stepped.task, sort=False).mean()
-        result["wrong_share"] = pd.DataFrame({"measured": wrong.round(4),
-                                              "param": [wrong_share.get(t) for t in wrong.index]})
+        chain = pd.Series(["long" if json.loads(m)["long"] else "short" for m in stepped.meta], index=stepped.index)
+        wrong = (correct(stepped, "target") < 1).groupby([stepped.task, chain], sort=False).mean()
+        result["wrong_share"] = pd.DataFrame({
+            "measured": wrong.round(4),
+            "param": [wrong_share[task][chain == "long"] for task, chain in wrong.index]}).rename_axis(["task", "chain"])
     return result

@@ -22,7 +22,7 @@ from . import generation
 from .config import EvalConfig
 from .generation import first_per_task, generate
 from .models import Run, free_memory, load_model
-from .registry import chance
+from .registry import TASKS, chance
 from .schema import ARMS, GROUPS
 from .scorers import score
 
@@ -64,23 +64,6 @@ def evaluate_models(runs: list[Run], test: Dataset, ecfg: EvalConfig, seed: int
     timings = dict(seconds_per_model=seconds, total_seconds=round(sum(seconds.values()), 1),
                    items_per_model=len(records) // max(len(runs), 1))
     return records, pd.concat(accuracies, ignore_index=True), timings
-
-
-def pass_at_k(model, tokenizer, test: Dataset, tasks: list[str], n_per_task: int, k: int,
-              batch_size: int, max_new_tokens: int, seed: int) -> pd.DataFrame:
-    """Sampled decoding (temperature 1.0), k answers per item: per task, pass@1 (mean score of all
-    samples) and pass@k (share of items with at least one correct sample)."""
-    items = first_per_task(test.filter(lambda row: row["task"] in tasks), n_per_task)
-    prompts = [p for p in items["prompt"] for _ in range(k)]
-    torch.manual_seed(seed)
-    outputs = generate(model, tokenizer, prompts, batch_size, max_new_tokens, do_sample=True)
-    rows = []
-    for i, (task, answer, meta) in enumerate(zip(items["task"], items["answer"], items["meta"])):
-        scores = [score(task, o, answer, meta) for o in outputs[i * k:(i + 1) * k]]
-        rows.append(dict(task=task, pass1=sum(scores) / k, passk=float(max(scores) == 1.0)))
-    return (pd.DataFrame(rows).groupby("task", sort=False)
-              .agg(pass1=("pass1", "mean"), passk=("passk", "mean"), n=("pass1", "size"))
-              .reset_index().assign(k=k))
 
 
 def accuracy(records: pd.DataFrame, model: str, method: str, seed: int, confidence: float = 0.95,
@@ -179,11 +162,48 @@ def gain_sentences(gains: pd.DataFrame) -> list[str]:
     return lines
 
 
-def metrics(gains: pd.DataFrame, acc: pd.DataFrame) -> dict:
+def metrics(gains: pd.DataFrame, acc: pd.DataFrame, split: pd.DataFrame | None = None) -> dict:
     """reports/metrics/evaluate.json: each arm's mean change per group over seeds, then the base's
-    group scores (points, 2 decimals)."""
+    group scores (points, 2 decimals); with step_split's table, each arm's seed-mean change on the
+    shared-step and the control tasks."""
     out = {arm: {g: round(float(gains.loc[(gains["arm"] == arm) & (gains["group"] == g), "change"].mean()), 2)
                  for g in GROUPS} for arm in arms_in(gains)}
+    if split is not None and len(split):
+        for row in split[split["seed"] == -1].itertuples():
+            out[row.arm][row.split] = round(float(row.change), 2)
     base = base_scores(acc)
     out[BASE] = {g: round(float(base[g]), 2) for g in GROUPS}
     return out
+
+
+def step_split(records: pd.DataFrame, n_resamples: int = 1000, rng_seed: int = 0) -> pd.DataFrame:
+    """Does math training carry the shared step over? Per trained model (arm, seed) and split of
+    the non-math tasks (registry.TASKS' `shares`: "shared step" or "control"), the change over the
+    base in accuracy points, as the mean over the split's tasks of (model - base) on the same test
+    items, with a 95% paired bootstrap interval (items resampled within each task, the same
+    resample for model and base). Then one "mean of seeds" row per arm and split (interval: the
+    percentiles of the mean over seeds of the same resamples). Mini-world tasks only."""
+    non_math = records[records["task"].isin([t for t, spec in TASKS.items() if spec.group != "math"])]
+    if non_math.empty:  # hub benchmarks: no split defined
+        return pd.DataFrame(columns=["arm", "seed", "split", "tasks", "change", "low", "high"])
+    base = non_math[non_math["method"] == BASE].set_index(["task", "id"])["score"]
+    rng = np.random.default_rng(rng_seed)
+    draws = {task: rng.integers(0, len(items), size=(n_resamples, len(items)))
+             for task, items in base.groupby(level="task", sort=False)}
+    rows, resampled = [], {}
+    for (arm, seed), frame in non_math[non_math["method"].isin(ARMS)].groupby(["method", "seed"], sort=False):
+        scored = frame.set_index(["task", "id"])["score"]
+        for split, tasks in (("shared step", [t for t in draws if TASKS[t].shares]),
+                             ("control", [t for t in draws if not TASKS[t].shares])):
+            diffs = [(scored.loc[t] - base.loc[t].reindex(scored.loc[t].index)).to_numpy(float) for t in tasks]
+            boot = np.mean([d[draws[t]].mean(axis=1) for d, t in zip(diffs, tasks)], axis=0)
+            resampled[(arm, split, seed)] = boot
+            rows.append(dict(arm=arm, seed=seed, split=split, tasks=", ".join(tasks),
+                             change=100 * np.mean([d.mean() for d in diffs]),
+                             low=100 * np.percentile(boot, 2.5), high=100 * np.percentile(boot, 97.5)))
+    table = pd.DataFrame(rows)
+    for (arm, split), group in table.groupby(["arm", "split"], sort=False):
+        boot = np.mean([resampled[(arm, split, s)] for s in group.seed], axis=0)
+        rows.append(dict(arm=arm, seed=-1, split=split, tasks=group.tasks.iloc[0], change=group.change.mean(),
+                         low=100 * np.percentile(boot, 2.5), high=100 * np.percentile(boot, 97.5)))
+    return pd.DataFrame(rows)

@@ -97,3 +97,20 @@ def records(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int, m
                         zip(records["task"], outputs, records["answer"], records["meta"])]
     records["samples"] = [len(o) for o in outputs]
     return records.drop(columns="meta")
+
+
+def pass_at_k(model, tokenizer, test: Dataset, tasks: list[str], n_per_task: int, k: int,
+              batch_size: int, max_new_tokens: int, seed: int) -> pd.DataFrame:
+    """Sampled decoding (temperature 1.0), k answers per item: per task, pass@1 (mean score of all
+    samples) and pass@k (share of items with at least one correct sample)."""
+    items = first_per_task(test.filter(lambda row: row["task"] in tasks), n_per_task)
+    prompts = [p for p in items["prompt"] for _ in range(k)]
+    torch.manual_seed(seed)
+    outputs = generate(model, tokenizer, prompts, batch_size, max_new_tokens, do_sample=True)
+    rows = []
+    for i, (task, answer, meta) in enumerate(zip(items["task"], items["answer"], items["meta"])):
+        scores = [score(task, o, answer, meta) for o in outputs[i * k:(i + 1) * k]]
+        rows.append(dict(task=task, pass1=sum(scores) / k, passk=float(max(scores) == 1.0)))
+    return (pd.DataFrame(rows).groupby("task", sort=False)
+              .agg(pass1=("pass1", "mean"), passk=("passk", "mean"), n=("pass1", "size"))
+              .reset_index().assign(k=k))

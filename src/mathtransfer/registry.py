@@ -41,7 +41,7 @@ TASKS: dict[str, Task] = {t.name: t for t in [
     Task("code_trace", "other", "LiveCodeBench", "exact", 0.05, reasoning.code_trace,
          "carry the value through every iteration, in the math steps' own notation (a+d=b)"),
     Task("blocks", "other", "ACPBench", "choice", 0.25, reasoning.blocks,
-         "apply every one of the k moves, in a notation of its own (stack states)"),
+         "carry out every one of the k pick-ups, in a notation of its own (\"red off.\")"),
     Task("med_kb", "other", "HeadQA", "choice", 0.25, reasoning.med_kb),
     Task("passage_qa", "non", "CoQA", "exact", 0.0, nonreasoning.passage_qa),
     Task("format", "non", "IFEval", "format", 0.0, nonreasoning.format_following,
@@ -49,6 +49,8 @@ TASKS: dict[str, Task] = {t.name: t for t in [
     Task("support", "non", "HaluEval", "yesno", 0.5, nonreasoning.support),
     Task("duration", "non", "MC-TACO", "yesno", 0.5, nonreasoning.duration),
 ]}
+# where every task's greedy accuracy on a base should lie, so that a gain and a loss can both show
+HEADROOM_BAND = (0.25, 0.85)
 # the tasks whose base traces may stop one step early: the math tasks and the shared-step ones
 STEP_TASKS = tuple(t.name for t in TASKS.values() if t.shares)
 

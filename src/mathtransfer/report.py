@@ -42,6 +42,8 @@ SECTIONS = {
     "01_base": Section("The base model", "§2 setup", None, "Tokenizer, tiny Qwen3, pretraining loss."),
     "01_base_eval": Section("The base model's headroom", "§2 setup", "base",
                             "Accuracy per task before any training, pass@k on math, tasks above chance."),
+    "01_world_check": Section("The world's own checks", "§2 setup", "world_check",
+                              "Headroom on a second base seed; GRPO on a non-math shared-step task (the channel check)."),
     "02_train": Section("Training runs", "§2.2", None, "Each arm and seed's losses, rewards, checkpoints."),
     "03_training": Section("Training dynamics", "§2.2, Table 7", "training", "Change per group over seeds."),
     "04_evaluate": Section("Evaluation", "Table 1, Figure 1", "evaluate", "Every model on all twelve tasks."),
