@@ -78,6 +78,12 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
         assert "seconds" not in json.dumps(json.load(open(repo / f"reports/results/train/{run}_run.json")))
         assert json.load(open(repo / f"reports/timings/train/{run}.json"))["resumed_from_step"] == 0
     assert pd.read_csv(repo / "reports/results/train/grpo-seed0_curve.csv").reward.between(0, 1).all()
+    bases = pd.read_csv(repo / "reports/results/world_check_bases.csv")  # the world's own checks
+    assert len(bases) == 2 * 12 and set(bases.base_seed) == {0, 1} and (repo / "models/world_check/base-seed1").is_dir()
+    channel = pd.read_csv(repo / "reports/results/channel_check.csv")
+    assert list(channel.task) == ["code_trace"] and channel.trained.between(0, 1).all()
+    split = pd.read_csv(repo / "reports/results/step_split.csv")
+    assert set(split.split) == {"shared step", "control"} and set(split.seed) == {0, -1}
     indicators = pd.read_csv(repo / "reports/results/grad_norm_indicators.csv")
     assert sorted(indicators.arm) == sorted(["sft-think", "sft-nothink", "rft", "grpo"])
     assert set(json.load(open(repo / "reports/metrics/training.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
@@ -90,7 +96,7 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     # the HTML report: every executed notebook rendered and linked, every link and image resolves
     index = repo / "reports/index.html"
     pages = sorted(p.relative_to(repo / "reports") for p in (repo / "reports").rglob("*.ipynb"))
-    assert len(pages) == 8 + 4  # 00, 01 (two), 03-07, and the four runs of seed 0
+    assert len(pages) == 9 + 4  # 00, 01 (three), 03-07, and the four runs of seed 0
     text = index.read_text()
     for page in pages:
         assert f'href="html/{page.with_suffix(".html")}"' in text, page
@@ -147,6 +153,7 @@ def test_a_training_stage_killed_mid_run_resumes_to_the_same_model(repo):
 BAD = [("data", "data", "n_train", -1, "data.n_train: expected an integer >= 1"),
        ("base", "base", "n_layers", "two", "base.n_layers: expected an integer >= 1, got 'two'"),
        ("base_eval", "evaluation", "batch_size", 0, "evaluation.batch_size: expected an integer >= 1"),
+       ("world_check", "world_check", "channel_task", "kb_chain", "world_check.channel_task: expected a non-math task"),
        ("sft@sft-think-0", "train", "sft_lr", "fast", "train.sft_lr: expected a number"),
        ("training", "train", "indicator_steps", -1, "train.indicator_steps: expected an integer"),
        ("latent", "latent", "max_tokens", -3, "latent.max_tokens:"),
