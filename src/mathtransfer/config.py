@@ -78,7 +78,7 @@ class DataConfig:
     n_train: int = param(2000, "Training items per task (prompts repeat where a task has few).", ge=1)
     n_test: int = param(150, "Held-out test items per task; no test prompt occurs in training.", ge=1)
     wrong_share: dict = param(
-        {task: [0.2, 0.8] for task in STEP_TASKS},
+        {task: [0.2, 0.65] for task in STEP_TASKS},
         "Per task that shares math's step (the math tasks, code_trace, blocks, format): the share of "
         "base-style targets that follow the systematic wrong strategy (stop one step early), as [on "
         "short chains, on long ones]. Teacher traces are always correct; the controls' targets too.",
