@@ -27,6 +27,8 @@ from IPython.display import display
 from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
+from datasets.utils.logging import disable_progress_bar
+
 from mathtransfer import config, evaluate, generation, models, plots, storage
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
@@ -35,6 +37,7 @@ ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
 torch.set_num_threads(shared.threads)
 set_seed(shared.seed)
 hf_logging.disable_progress_bar()  # the report shows results, not progress bars
+disable_progress_bar()  # datasets' filter bar prints a speed that changes from run to run
 dataset = storage.load_dataset(data["out_dir"])
 
 # %% [markdown]
