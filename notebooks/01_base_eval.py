@@ -37,7 +37,7 @@ ecfg = config.parse(config.EvalConfig, evaluation, "evaluation")
 torch.set_num_threads(shared.threads)
 set_seed(shared.seed)
 hf_logging.disable_progress_bar()  # the report shows results, not progress bars
-disable_progress_bar()
+disable_progress_bar()  # datasets' filter bar prints a speed that changes from run to run
 dataset = storage.load_dataset(data["out_dir"])
 
 # %% [markdown]

@@ -1,6 +1,7 @@
 """The HTML report builder (mathtransfer.report) on a tiny made-up reports/ folder, and its index on
 a copy of the committed metrics."""
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -103,3 +104,17 @@ def test_index_on_committed_metrics(tmp_path):
         if section.metrics and metrics.exists():
             _, first = next(report._leaves(json.loads(metrics.read_text())))
             assert f"<td>{report._format(first)}</td>" in block and "not run yet" not in block, stem
+
+
+def test_no_committed_notebook_shows_a_progress_speed():
+    # a progress bar's speed ("237301.50 examples/s") changes from run to run: a rerun that computes
+    # the same numbers would change the report
+    import glob
+    import re
+
+    from conftest import ROOT
+
+    speed = re.compile(r"\d+(?:\.\d+)? ?(?:examples|it|ba)/s")
+    shown = [path for path in glob.glob(os.path.join(ROOT, "reports", "**", "*.ipynb"), recursive=True)
+             if speed.search(open(path, encoding="utf-8").read())]
+    assert shown == []
