@@ -232,3 +232,11 @@ def test_the_layout_section_matches_the_tree():
     assert "notebooks" in folders and "tests" in folders
     for folder in folders:
         assert os.path.isdir(os.path.join(ROOT, folder)), folder
+
+
+def test_the_zoo_reproduction_sentence_matches_reports():
+    table = read("zoo_ti_reported.csv")
+    text = " ".join(open(README).read().split())  # the sentence is wrapped over lines
+    assert f"{int(table.reproduced.sum())} of the {len(table)} reproduce" in text
+    for row in table[~table.reproduced].itertuples():
+        assert row.model in text and f"{row.reported:+.1f}" in text and f"{row.recomputed:+.1f}" in text, row

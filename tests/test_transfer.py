@@ -245,3 +245,18 @@ def test_ti_points_label_the_zoo_and_our_arms():
     points = transfer.ti_points(zoo, per_arm)
     assert points.model.tolist() == ["z", "grpo"] and points.method.tolist() == ["zoo RL", "mini-world grpo"]
     assert points.loc[points.model == "grpo", "TI_non_high"].item() == 0
+
+
+def test_published_zoo_tis_are_set_beside_the_recomputed_ones():
+    from conftest import ROOT
+
+    folder = os.path.join(ROOT, "data", "paper")
+    zoo = transfer.zoo_table(*transfer.read_zoo(folder))
+    table = transfer.reported_vs_recomputed(zoo, transfer.read_reported(folder))
+    assert len(table) == 2 * len(zoo) and set(table.group) == {"other", "non"}
+    assert (table.difference == table.recomputed - table.reported).all()
+    assert (table.reproduced == (table.difference.abs() <= transfer.REPRODUCED)).all()
+    assert table.reproduced.sum() == 30  # of 36: the six that do not are named in the sentence
+    sentence = transfer.reproduction_sentence(table)
+    assert sentence.startswith("30 of 36 published TI values reproduce within 1.1 points; not: ")
+    assert sentence.count(" published vs ") == 6 and "Llama3.1-8B-SimpleRL TI_other +72.6 published vs" in sentence

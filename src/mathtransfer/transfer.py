@@ -172,6 +172,37 @@ def zoo_sentences(zoo: pd.DataFrame) -> list[str]:
             for g in ("other", "non")]
 
 
+REPRODUCED = 1.1  # TI points: a recomputed zoo TI this close to the published one counts as reproduced
+
+
+def read_reported(folder: str = "data/paper") -> pd.DataFrame:
+    """The TI values the paper publishes for its zoo (ti_reported.tsv: model, base, method, TI_other,
+    TI_non), indexed by model."""
+    return pd.read_csv(f"{folder}/ti_reported.tsv", sep="\t", index_col="model")
+
+
+def reported_vs_recomputed(zoo: pd.DataFrame, reported: pd.DataFrame, tolerance: float = REPRODUCED) -> pd.DataFrame:
+    """Per zoo pair and group: the published TI, ours recomputed from the published per-benchmark
+    scores (zoo_table), their difference and whether it is within `tolerance`."""
+    rows = []
+    for model in zoo.index:
+        for group in ("other", "non"):
+            published, ours = reported.loc[model, f"TI_{group}"], zoo.loc[model, f"TI_{group}"]
+            rows.append(dict(model=model, method=zoo.loc[model, "method"], group=group, reported=published,
+                             recomputed=ours, difference=ours - published,
+                             reproduced=bool(abs(ours - published) <= tolerance)))
+    return pd.DataFrame(rows)
+
+
+def reproduction_sentence(table: pd.DataFrame, tolerance: float = REPRODUCED) -> str:
+    """How many published TI values reproduce, and which do not (with both values)."""
+    missed = table[~table["reproduced"]]
+    listed = "; ".join(f"{r.model} TI_{r.group} {r.reported:+.1f} published vs {r.recomputed:+.1f} recomputed"
+                       for r in missed.itertuples())
+    return (f"{int(table['reproduced'].sum())} of {len(table)} published TI values reproduce within {tolerance} "
+            f"points" + (f"; not: {listed}" if listed else ""))
+
+
 # --- our runs, from notebook 04's per-item records (columns model, method, seed, task, group, id, score)
 
 
