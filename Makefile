@@ -2,6 +2,7 @@
 #   make repro   set up .venv if needed, then `dvc repro` (the mini-world by default;
 #                `make repro PROFILE=consumer-gpu` first lays profiles/consumer-gpu.yaml over params.yaml)
 #   make test    set up .venv if needed, then the test suite
+#   make sweep   the arms' learning-rate sweep (how train.sft_lr_by_arm and train.rl_lr were chosen)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 RUN := PATH="$(BIN):$$PATH"
 TORCH_PIN := $(shell grep -E '^torch==' requirements.lock)
 
-.PHONY: repro test setup lock clean-venv
+.PHONY: repro test sweep setup lock clean-venv
 
 setup: $(STAMP)
 
@@ -28,6 +29,11 @@ ifdef PROFILE
 	$(RUN) python -m mathtransfer.config params.yaml --apply=profiles/$(PROFILE).yaml
 endif
 	$(RUN) dvc repro
+
+# The learning-rate sweep that chose the arms' rates (not part of repro; needs data and base):
+# `make sweep` for every arm, `make sweep ARMS=grpo` for one. Writes reports/sweep/<arm>.csv.
+sweep: $(STAMP)
+	$(RUN) python -m mathtransfer.sweep $(ARMS)
 
 # Two workers; each test file stays on one (the end-to-end file shares one repository copy).
 test: $(STAMP)

@@ -14,7 +14,11 @@
 #    default base. If the shared error (stopping one step early) can be rewarded away where it
 #    lives, then "math RL does not transfer" would be a finding, not a world in which nothing could
 #    have moved. Whether math-only training carries the fix over is the study's result (notebooks
-#    04-05), not this one's.
+#    04-05), not this one's. The grpo settings it reuses were not chosen by this check: the
+#    learning rate by its own rule on math (notebook 03, section 5); rollout batches of
+#    `train.rl_steps_per_rollout` steps as the paper's; the budget (`train.rl_steps`, twice v1's)
+#    after calibration diagnostics showed v1's 75 steps too few to move code_trace's long-chain
+#    preference at any learning rate tried (`benchmarks/world_v2_calibration.md`).
 
 # %% tags=["parameters"]
 # Parameters (papermill injects params.yaml below this cell)

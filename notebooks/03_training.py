@@ -15,6 +15,7 @@
 # %% tags=["parameters"]
 # Parameters (papermill injects params.yaml below this cell)
 train = {}
+sweep = {}
 
 # %%
 import json
@@ -26,6 +27,7 @@ from IPython.display import display
 from mathtransfer import config, dynamics, plots
 
 cfg = config.parse(config.TrainConfig, train, "train")
+sweep_cfg = config.parse(config.SweepConfig, sweep, "sweep")
 curves, ckpts, runs = dynamics.read_runs("reports/results/train", cfg.seeds)
 arm_order = [a for a in plots.ARM_ORDER if a in set(curves.arm)]
 curves.to_csv("reports/results/train_curves.csv", index=False)
@@ -96,3 +98,36 @@ print(f"change on each group at math {level:+.3f}, against grpo's (lower: loses 
 print("\n".join(dynamics.versus(matched.dropna().groupby("arm")[["other", "non"]].mean(), "grpo", ["other", "non"], lower=True)))
 with open("reports/metrics/training.json", "w") as fh:
     json.dump(dynamics.training_metrics(spread), fh, indent=2)
+
+# %% [markdown]
+# ## 4b · At equal distance from the base
+# Equal math gain is one footing; equal *distance* is another. At every checkpoint, the training stage measured how far the model has moved from the base on math: the forward KL, KL(base || model) of the next-token distributions, exact over the vocabulary, averaged over the tokens of the base's own greedy answers to the checkpoint's math items (with their end of turn) — the measure that RL's Razor (Shenfeld et al. 2025) finds to predict forgetting. Below, each run's other and non-reasoning change along that distance, then every run read at the largest KL that all runs reach (`dynamics.matched_kl`; linear between checkpoints). A reading marked `first_segment` lies between the base and the run's first checkpoint: it is an interpolation from the base, not a measurement.
+
+# %%
+run_kl = dynamics.kl_path(ckpts)
+fig = plots.matched_kl(run_kl)
+fig.savefig("reports/figures/matched_kl.png", dpi=120)
+final_kl = run_kl.loc[run_kl.groupby(["arm", "seed"]).step.idxmax()].groupby("arm").kl.agg(["mean", "min", "max"])
+final_kl.reindex(arm_order).round(4)
+
+# %%
+kl_level = dynamics.matched_kl(run_kl)
+at_kl = dynamics.at_level(run_kl, "kl", kl_level)
+at_kl.to_csv("reports/results/matched_kl.csv", index=False)
+print(f"matched forward KL: {kl_level:g} nats per token")
+at_kl.groupby("arm")[["step", "math", "other", "non", "first_segment"]].mean().reindex(arm_order).round(3)
+
+# %% [markdown]
+# ## 5 · How the learning rates were chosen
+# Each arm was trained at several learning rates on one seed (`make sweep`, `python -m mathtransfer.sweep`; not part of `dvc repro`), from the same base, with the budgets above. The rule reads **math alone**, the arm's own objective: among the swept rates, the one with the best final math accuracy, leaving out any rate whose math accuracy fell more than `sweep.max_drop` below the base's at some checkpoint (a practitioner would not keep a run that first breaks the model); ties go to the smaller rate. When every swept rate falls that far, the rule falls back to the best final math among all of them, and says so (`fallback`): an arm whose answers change format passes through a phase in which it produces neither format, whatever the rate. A choice at the edge of the swept range is flagged (`at_edge`); the sweep is then widened, once, by a rate a factor of 3 beyond that edge (`sweep.lrs` lists every rate tried) (`dynamics.choose_lr`). Other and non-reasoning changes are shown, never used. `in_params` is the rate the arms above trained at: the rule's choice, copied into params.yaml by hand.
+
+# %%
+sweep_scores = dynamics.read_sweep("reports/sweep")
+choice = dynamics.choose_lr(sweep_scores, sweep_cfg.max_drop, current=config.arm_lrs(cfg))
+choice.to_csv("reports/results/lr_sweep.csv", index=False)
+choice.round({"math": 3, "other": 3, "non": 3, "min_math": 3})
+
+# %%
+print("\n".join(dynamics.sweep_verdicts(choice)))
+fig = plots.lr_sweep(dynamics.sweep_gains(sweep_scores))
+fig.savefig("reports/figures/lr_sweep.png", dpi=120)

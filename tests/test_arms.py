@@ -118,6 +118,9 @@ def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny
     assert arms.group_change(scores).index.tolist() == [0, 2, 4]
     assert (scores.n == 2).all() and scores.accuracy.between(0, 1).all()
     assert len(scores) == 3 * 12 and set(scores.group) == {"math", "other", "non"}
+    kl = scores.groupby("step").kl_math.agg(["min", "max"])
+    assert (kl["min"] == kl["max"]).all()  # one value per checkpoint
+    assert kl.loc[0, "min"] == 0.0 and (kl.loc[[2, 4], "min"] > 0).all()  # lr 1e-2 moves the model
     # a rerun of a finished run trains nothing more: same curve, same weights, no extra checkpoint
     before = load_file(f"{out}/model.safetensors")
     curve2, again, timing2 = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
@@ -150,3 +153,45 @@ def test_dvc_stages_list_exactly_the_train_keys_their_arm_reads():
         block = stages[stage].get("do", stages[stage])
         keys = {p.split(".", 1)[1] for p in block["params"] if isinstance(p, str) and p.startswith("train.")}
         assert keys == set(arms.ARM_KEYS[arm]) | {"checkpoint_items", "out_dir", "checkpoint_dir"}, stage
+
+
+def test_the_sweep_trains_each_rate_from_the_base_and_the_rule_reads_its_scores(tmp_path, tiny_data, tiny_model_dir,
+                                                                                  monkeypatch):
+    from mathtransfer import dynamics, storage, sweep
+
+    monkeypatch.chdir(tmp_path)
+    os.symlink(tiny_model_dir, "base")
+    monkeypatch.setattr(storage, "load_dataset", lambda folder: tiny_data)
+    train = {k: v for k, v in TINY.__dict__.items() if k not in ("out_dir", "checkpoint_dir")}
+    params = {"train": {**train, "checkpoint_items": 2}, "evaluation": {"batch_size": 32, "max_new_tokens": 6},
+              "base": {"out_dir": "base"}, "data": {"out_dir": "data"},
+              "sweep": {"lrs": {"sft-nothink": [1e-3, 1e-2]}, "out_dir": "sweep"}}
+    scores = sweep.run_arm("sft-nothink", params)
+    assert set(scores.lr) == {1e-3, 1e-2} and set(scores.arm) == {"sft-nothink"} and sorted(set(scores.step)) == [0, 2, 4]
+    start = scores[scores.step == 0].pivot(index="task", columns="lr", values="accuracy")
+    assert (start[1e-3] == start[1e-2]).all()  # both from the same base
+    weights = [load_file(f"sweep/sft-nothink-lr{lr:g}/model/sft-nothink-seed0/model.safetensors") for lr in (1e-3, 1e-2)]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert json.load(open("sweep/sft-nothink-lr0.01/checkpoints/sft-nothink-seed0/run.json"))["train"]["sft_lr_by_arm"] == {
+        "sft-nothink": 1e-2}
+    choice = dynamics.choose_lr(scores, 0.10)
+    assert len(choice) == 2 and choice.chosen.sum() == 1
+    # widened: the two finished rates keep their scores (read back, not recomputed), the new one trains
+    scored = []
+    monkeypatch.setattr(arms, "score_checkpoints", lambda *a, **k: scored.append(a[1]) or scores[scores.lr == 1e-3]
+                        .drop(columns=["arm", "lr", "seed"]))
+    params["sweep"]["lrs"]["sft-nothink"] = [1e-3, 1e-2, 3e-2]
+    wider = sweep.run_arm("sft-nothink", params)
+    assert scored == ["sweep/sft-nothink-lr0.03/model/sft-nothink-seed0"]
+    assert wider[wider.lr != 3e-2].reset_index(drop=True).equals(scores.reset_index(drop=True))
+
+
+def test_the_sweep_command_refuses_bad_arguments_in_one_line(capsys, tmp_path):
+    from mathtransfer import sweep
+
+    assert sweep.main(["dpo"]) == 2
+    assert capsys.readouterr().err.strip().endswith("unknown arm 'dpo', valid: sft-think, sft-nothink, rft, grpo")
+    params = tmp_path / "params.yaml"
+    params.write_text("sweep:\n  lrs: {grpo: [0.0001]}\n")
+    assert sweep.main(["rft", "--params", str(params)]) == 2
+    assert capsys.readouterr().err.strip() == f"{params}: sweep.lrs: no rates for 'rft'; it lists grpo"

@@ -183,12 +183,29 @@ def test_vllm_is_refused_with_qlora_in_one_line():
                                       (64, False)])
 def test_generation_batch_holds_whole_groups_and_divides_a_step(size, ok):
     # 4 prompts x 8 generations = 32 rollouts a step, in micro-batches of 32 / 4 = 8
-    raw = {"generation_batch_size": size, "rl_prompts_per_step": 4, "num_generations": 8, "grad_accum": 4}
+    raw = {"generation_batch_size": size, "rl_prompts_per_step": 4, "num_generations": 8, "grad_accum": 4,
+           "rl_steps_per_rollout": 1}
     if ok:
         assert parse(config.TrainConfig, raw, "train").generation_batch_size == size
     else:
         with pytest.raises(ConfigError, match=r"train.generation_batch_size: must be a multiple of num_generations"):
             parse(config.TrainConfig, raw, "train")
+
+
+def test_split_rollout_calls_and_multi_step_rollout_batches_are_refused_together():
+    raw = {"generation_batch_size": 16, "rl_prompts_per_step": 4, "num_generations": 8, "grad_accum": 8}
+    with pytest.raises(ConfigError, match=r"^params.yaml: train.rl_steps_per_rollout: must be 1 when "):
+        parse(config.TrainConfig, {**raw, "rl_steps_per_rollout": 4}, "train")
+    assert parse(config.TrainConfig, {**raw, "rl_steps_per_rollout": 1}, "train").generation_batch_size == 16
+
+
+def test_sweep_rates_and_per_arm_sft_rates_are_checked():
+    with pytest.raises(ConfigError, match=r"^params.yaml: sweep.lrs: .*a mapping from arm"):
+        parse(config.SweepConfig, {"lrs": {"dpo": [1e-4]}}, "sweep")
+    with pytest.raises(ConfigError, match=r"^params.yaml: train.sft_lr_by_arm: "):
+        parse(config.TrainConfig, {"sft_lr_by_arm": {"grpo": 1e-4}}, "train")
+    cfg = parse(config.TrainConfig, {"sft_lr": 5e-4, "sft_lr_by_arm": {"rft": 1e-4}}, "train")
+    assert (config.arm_lr(cfg, "rft"), config.arm_lr(cfg, "sft-think")) == (1e-4, 5e-4)
 
 
 def test_params_yaml_names_every_key_of_every_section():

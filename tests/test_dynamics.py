@@ -64,3 +64,64 @@ def test_at_math_gain_interpolates_between_checkpoints():
     assert row["other"] == pytest.approx(-0.2) and row["non"] == pytest.approx(-0.15)
     assert math.isnan(dynamics.at_math_gain(g, 0.5).iloc[0]["other"])  # never reached
     assert dynamics.at_math_gain(g, 0.0).iloc[0]["step"] == 0
+
+
+def _sweep_scores(runs: dict) -> pd.DataFrame:
+    """runs: lr -> list of (step, math, other) accuracies; one task per group."""
+    rows = []
+    for lr, points in runs.items():
+        for step, math_acc, other_acc in points:
+            rows += [dict(arm="sft-think", lr=lr, seed=0, step=step, task="arith", group="math", accuracy=math_acc, n=50),
+                     dict(arm="sft-think", lr=lr, seed=0, step=step, task="code_trace", group="other",
+                          accuracy=other_acc, n=50)]
+    return pd.DataFrame(rows)
+
+
+def test_lr_rule_takes_the_best_final_math_and_leaves_out_rates_that_break_math_first():
+    scores = _sweep_scores({
+        1e-4: [(0, 0.5, 0.6), (25, 0.55, 0.6), (50, 0.60, 0.6)],   # +0.10, never below the base
+        3e-4: [(0, 0.5, 0.6), (25, 0.41, 0.1), (50, 0.70, 0.1)],   # +0.20, dips 9 points: kept, forgets most
+        1e-3: [(0, 0.5, 0.6), (25, 0.30, 0.6), (50, 0.90, 0.6)],   # +0.40 but fell 20 points first
+    })
+    table = dynamics.choose_lr(scores, max_drop=0.10, current={"sft-think": 3e-4}).set_index("lr")
+    assert table["in_params"].tolist() == [False, True, False]
+    assert table["excluded"].tolist() == [False, False, True]
+    assert table["chosen"].tolist() == [False, True, False]  # forgetting (other -0.5) never chooses
+    assert not table["fallback"].any() and not table.loc[3e-4, "at_edge"]
+    assert table.loc[3e-4, "math"] == pytest.approx(0.20)
+    assert table.loc[3e-4, "min_math"] == pytest.approx(-0.09)
+    assert table.loc[3e-4, "other"] == pytest.approx(-0.5)
+
+
+def test_lr_rule_breaks_ties_toward_the_smaller_rate_and_falls_back_when_every_rate_dips():
+    tie = _sweep_scores({1e-4: [(0, 0.5, 0.5), (50, 0.6, 0.5)], 3e-4: [(0, 0.5, 0.5), (50, 0.6, 0.5)]})
+    assert dynamics.choose_lr(tie, 0.10).query("chosen").lr.tolist() == [1e-4]
+    dips = _sweep_scores({1e-4: [(0, 0.5, 0.5), (25, 0.2, 0.5), (50, 0.3, 0.5)],
+                          3e-4: [(0, 0.5, 0.5), (25, 0.0, 0.5), (50, 0.8, 0.5)],
+                          1e-3: [(0, 0.5, 0.5), (25, 0.1, 0.5), (50, 0.7, 0.5)]})
+    table = dynamics.choose_lr(dips, 0.10, current={"sft-think": 3e-4})
+    assert table.excluded.all() and table.query("chosen").lr.tolist() == [3e-4]
+    assert table.query("chosen").fallback.item() and not table.query("chosen").at_edge.item()
+    [line] = dynamics.sweep_verdicts(table)
+    assert line.startswith("sft-think: lr 0.0003, every swept rate fell far below the base at some checkpoint") and "trains at it" in line
+    assert "next best lr 0.001, math +0.200: +0.100 apart" in line
+
+
+def test_runs_are_read_at_a_matched_forward_kl_and_a_reading_before_the_first_checkpoint_is_flagged():
+    rows = []
+    for arm, points in {"sft-think": [(0, 0.0, 0.5, 0.6), (25, 2.0, 0.7, 0.2), (50, 3.0, 0.8, 0.1)],
+                        "grpo": [(0, 0.0, 0.5, 0.6), (25, 0.01, 0.55, 0.6), (50, 0.0456, 0.6, 0.62)]}.items():
+        for step, kl, math_acc, other_acc in points:
+            rows += [dict(arm=arm, seed=0, step=step, task="arith", group="math", accuracy=math_acc, kl_math=kl),
+                     dict(arm=arm, seed=0, step=step, task="code_trace", group="other", accuracy=other_acc, kl_math=kl)]
+    run_kl = dynamics.kl_path(pd.DataFrame(rows))
+    assert run_kl.query("arm == 'grpo' and step == 50").kl.item() == 0.0456
+    level = dynamics.matched_kl(run_kl)
+    assert level == 0.0456  # the smaller of the two runs' largest KL, to 3 significant digits
+    assert dynamics.matched_kl(run_kl.assign(kl=run_kl.kl * 1.00001)) == 0.0456
+    at = dynamics.at_level(run_kl, "kl", level).set_index("arm")
+    # grpo reaches it at its last checkpoint; sft-think between the base and step 25: flagged
+    assert at.loc["grpo", "step"] == 50 and at.loc["grpo", "other"] == pytest.approx(0.02)
+    assert not at.loc["grpo", "first_segment"] and at.loc["sft-think", "first_segment"]
+    assert at.loc["sft-think", "step"] == pytest.approx(25 * 0.0456 / 2.0)
+    assert at.loc["sft-think", "other"] == pytest.approx(-0.4 * 0.0456 / 2.0)

@@ -83,13 +83,10 @@ def test_evaluation_stops_at_im_end(says_im_end):
     assert alone.shape[1] - batch["input_ids"].shape[1] == 20
 
 
-def test_grpo_rollouts_stop_at_im_end_in_calls_of_generation_batch_size(says_im_end, tmp_path, monkeypatch):
+def generate_calls(monkeypatch) -> list[int]:
+    """The batch size of every Qwen3 generate call from now on (the list fills as calls come)."""
     from transformers import Qwen3ForCausalLM
 
-    cfg = dataclasses.replace(TrainConfig(), rl_steps=1, rl_prompts_per_step=2, num_generations=2, grad_accum=2,
-                              generation_batch_size=2, max_completion_length=16, save_steps=100,
-                              optim="adamw_torch", out_dir=str(tmp_path / "arms"), checkpoint_dir=str(tmp_path / "ckpt"))
-    rows = Dataset.from_list([dict(prompt=f"w{4 + i} w9", task="arith", answer="3", meta="{}") for i in range(2)])
     calls, original = [], Qwen3ForCausalLM.generate
 
     def counting(self, *args, **kwargs):
@@ -97,8 +94,28 @@ def test_grpo_rollouts_stop_at_im_end_in_calls_of_generation_batch_size(says_im_
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Qwen3ForCausalLM, "generate", counting)
+    return calls
+
+
+def test_grpo_rollouts_stop_at_im_end_in_calls_of_generation_batch_size(says_im_end, tmp_path, monkeypatch):
+    cfg = dataclasses.replace(TrainConfig(), rl_steps=1, rl_prompts_per_step=2, num_generations=2, grad_accum=2,
+                              generation_batch_size=2, rl_steps_per_rollout=1, max_completion_length=16, save_steps=100,
+                              optim="adamw_torch", out_dir=str(tmp_path / "arms"), checkpoint_dir=str(tmp_path / "ckpt"))
+    rows = Dataset.from_list([dict(prompt=f"w{4 + i} w9", task="arith", answer="3", meta="{}") for i in range(2)])
+    calls = generate_calls(monkeypatch)
     history = grpo.train_grpo(cfg, says_im_end, rows, str(tmp_path / "out"), seed=0)
     assert calls == [2, 2]  # a step's 4 rollouts, one group of 2 per generate call
     logged = next(h for h in history if "completions/mean_length" in h)
     assert logged["completions/mean_length"] == 1.0  # <|im_end|> alone, not 16 tokens
     assert logged["completions/clipped_ratio"] == 0.0
+
+
+def test_one_rollout_batch_serves_rl_steps_per_rollout_steps(says_im_end, tmp_path, monkeypatch):
+    cfg = dataclasses.replace(TrainConfig(), rl_steps=4, rl_steps_per_rollout=2, rl_prompts_per_step=2,
+                              num_generations=2, max_completion_length=4, save_steps=100, optim="adamw_torch")
+    rows = Dataset.from_list([dict(prompt=f"w{4 + i} w9", task="arith", answer="3", meta="{}") for i in range(4)])
+    calls = generate_calls(monkeypatch)
+    history = grpo.train_grpo(cfg, says_im_end, rows, str(tmp_path / "out"), seed=0)
+    # 4 steps of 2 prompts x 2 rollouts: two rollout batches of 8, each serving two steps
+    assert calls == [8, 8]
+    assert [h["step"] for h in history if "loss" in h] == [1, 2, 3, 4]

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from conftest import ROOT
-from mathtransfer import dynamics
+from mathtransfer import config, dynamics
 
 README = os.path.join(ROOT, "README.md")
 RESULTS = os.path.join(ROOT, "reports", "results")
@@ -29,6 +29,10 @@ TI = "| arm | TI_other | TI_non |"
 LATENT = "| arm | d math / other / non (paper pooling) |"
 TOKENS = "| arm | kl_paper | kl_exact | rank_shift | share_changed |"
 BASE = "| math | | | | other |"
+STEP_SPLIT = "| arm | shared-step tasks (points) | control tasks (points) |"
+SWEEP = "| arm and lr | math | other reasoning | non-reasoning | lowest math |"
+KL = "| arm | forward KL to the base on math, final (seed range) |"
+CHANNEL = "| channel task | base | after GRPO on it | change |"
 ARM_SETTINGS = "| arm | data | steps x batch | lr |"
 
 
@@ -138,8 +142,44 @@ def base_printed(text: str) -> dict[str, str]:
     return dict(zip(names, values))
 
 
+@lru_cache
+def step_split_expected() -> dict[str, list[float]]:
+    """Notebook 04: each arm's change on the shared-step and the control tasks, mean of seeds with
+    its paired bootstrap interval (step_split.csv)."""
+    split = read("step_split.csv").query("seed == -1").set_index(["arm", "split"])
+    return {arm: [*split.loc[(arm, "shared step"), ["change", "low", "high"]],
+                  *split.loc[(arm, "control"), ["change", "low", "high"]]] for arm in ARMS}
+
+
+@lru_cache
+def sweep_expected() -> dict[str, list[float]]:
+    """Notebook 03, section 5: each swept rate's final change per group and lowest math change
+    (lr_sweep.csv), in registry order of the arms."""
+    sweep = read("lr_sweep.csv")
+    sweep["arm"] = pd.Categorical(sweep["arm"], ARMS, ordered=True)
+    return {f"{row.arm} {row.lr:g}": [row.math, row.other, row.non, row.min_math]
+            for row in sweep.sort_values(["arm", "lr"]).itertuples()}
+
+
+@lru_cache
+def kl_expected() -> dict[str, list[float]]:
+    """Notebook 03, section 4b: each run's forward KL at its last checkpoint (mean and range over
+    seeds), then the matched-KL reading (matched_kl.csv), mean over seeds."""
+    run_kl = dynamics.kl_path(read("train_checkpoints.csv"))
+    final = run_kl.loc[run_kl.groupby(["arm", "seed"]).step.idxmax()].groupby("arm").kl.agg(["mean", "min", "max"])
+    matched = read("matched_kl.csv").groupby("arm")[["math", "other", "non", "step"]].mean()
+    return {arm: [*final.loc[arm], *matched.loc[arm]] for arm in ARMS}
+
+
+@lru_cache
+def channel_expected() -> dict[str, list[float]]:
+    """Notebook 01_world_check: the channel task's greedy accuracy before and after GRPO on it."""
+    return {row.task: [row.base, row.trained, row.change] for row in read("channel_check.csv").itertuples()}
+
+
 RESULT_TABLES = {TRAINING: training_expected, EVALUATION: evaluation_expected, TI: ti_expected,
-                 LATENT: latent_expected, TOKENS: tokens_expected}
+                 LATENT: latent_expected, TOKENS: tokens_expected, STEP_SPLIT: step_split_expected,
+                 SWEEP: sweep_expected, KL: kl_expected, CHANNEL: channel_expected}
 
 
 def mismatches(text: str) -> list[str]:
@@ -166,16 +206,23 @@ def test_the_matched_level_in_the_training_header_is_the_one_notebook_03_used():
     assert len(level) == 1 and f"at math {level[0]:+.2f}:" in header
 
 
+def test_the_matched_kl_in_the_kl_header_is_the_one_notebook_03_used():
+    level = read("matched_kl.csv")["kl"].unique()
+    header = next(line for line in open(README) if line.startswith(KL))
+    assert len(level) == 1 and f"at KL {level[0]:g}:" in header
+
+
 def test_the_arm_settings_match_params_and_the_rft_runs():
     train = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))["train"]
+    lrs = config.arm_lrs(config.parse(config.TrainConfig, train, "train"))
     rows = {row[0]: row for row in table_rows(open(README).read(), ARM_SETTINGS)}
     assert list(rows) == ARMS
     for arm in ("sft-think", "sft-nothink", "rft"):
         assert rows[arm][2].startswith(f"{train['sft_steps']} x {train['sft_batch_size']}")
-        assert float(rows[arm][3].split(",")[0]) == train["sft_lr"]
-    assert rows["grpo"][2] == (f"{train['rl_steps']} x ({train['rl_prompts_per_step']} prompts x "
-                               f"{train['num_generations']} rollouts)")
-    assert float(rows["grpo"][3]) == train["rl_lr"]
+    assert rows["grpo"][2].startswith(f"{train['rl_steps']} x ({train['rl_prompts_per_step']} prompts x "
+                                      f"{train['num_generations']} rollouts)")
+    for arm in ARMS:
+        assert float(rows[arm][3].split(",")[0]) == lrs[arm], arm
     runs = [json.load(open(os.path.join(RESULTS, "train", f"rft-seed{seed}_run.json"))) for seed in train["seeds"]]
     kept = re.search(r"([\d,]+)-([\d,]+) of ([\d,]+) kept", rows["rft"][1])
     assert kept, f"rft row: no 'N-M of K kept' in {rows['rft'][1]!r}"
@@ -240,3 +287,9 @@ def test_the_zoo_reproduction_sentence_matches_reports():
     assert f"{int(table.reproduced.sum())} of the {len(table)} reproduce" in text
     for row in table[~table.reproduced].itertuples():
         assert row.model in text and f"{row.reported:+.1f}" in text and f"{row.recomputed:+.1f}" in text, row
+
+
+def test_the_world_check_sentence_matches_reports():
+    in_band = json.load(open(os.path.join(ROOT, "reports", "metrics", "world_check.json")))["bases_in_band"]
+    claimed = "has every\ntask in the 25-85% band on both bases" in open(README).read()
+    assert claimed == (len(in_band) == 2 and all(n == 12 for n in in_band.values()))

@@ -280,3 +280,21 @@ def test_an_adapter_run_scores_its_base_with_the_adapter_off(tiny_model_dir, ada
     monkeypatch.setattr(tokens, "load_model", lambda path, mode: loaded.append(path) or load(path, mode))
     tokens.shift_table([Run("lora-seed0", "sft-think", 0, adapter_dir, tiny_model_dir)], items, config(), seed=0)
     assert loaded == [adapter_dir]  # the base is never loaded beside it
+
+
+def test_forward_kl_is_exact_pooled_over_positions_and_zero_for_the_same_model():
+    import math
+
+    import torch
+
+    from mathtransfer import generation
+
+    p, q = torch.tensor([[0.5, 0.5], [0.9, 0.1]]), torch.tensor([[0.25, 0.75], [0.9, 0.1]])
+    by_hand = (0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75) + 0.0) / 2  # KL(p || q), mean of 2 positions
+    assert generation.forward_kl([p.log()], [q.log()]) == pytest.approx(by_hand)
+    # pooled over positions, not averaged per response: 2 positions + 1 position, over 3
+    one = torch.tensor([[0.5, 0.5]])
+    pooled = generation.forward_kl([p.log(), one.log()], [q.log(), one.log()])
+    assert pooled == pytest.approx(by_hand * 2 / 3)
+    assert generation.forward_kl([p.log()], [p.log()]) == 0.0
+    assert math.isnan(generation.forward_kl([torch.zeros(0, 2)], [torch.zeros(0, 2)]))

@@ -45,21 +45,25 @@ def _weights(path):
     return load_file(f"{path}/model.safetensors")
 
 
-TINY = TrainConfig(sft_steps=2, sft_batch_size=4, rl_steps=1, rl_prompts_per_step=2, num_generations=2,
+TINY = TrainConfig(sft_steps=2, sft_batch_size=4, rl_steps=1, rl_steps_per_rollout=1, rl_prompts_per_step=2, num_generations=2,
                    max_completion_length=8, save_steps=1, sft_lr=1e-2, rl_lr=1e-2, lora_r=4, lora_alpha=8)
 
 
 def test_sft_full_trains_saves_and_reloads(tmp_path, tiny_data, tiny_model_dir):
     rows = tiny_data["train"].filter(lambda r: r["group"] == "math").select(range(8))
     out = str(tmp_path / "sft")
-    log = sft.train_sft(TINY, tiny_model_dir, rows, "teacher_think", out, seed=0)
+    cfg = TrainConfig(**{**TINY.__dict__, "sft_steps": 4, "save_steps": 2, "sft_warmup_ratio": 0.25})
+    log = sft.train_sft(cfg, tiny_model_dir, rows, "teacher_think", out, seed=0, lr=2e-2)
     losses = [entry["loss"] for entry in log if "loss" in entry]
+    # lr (not cfg's 1e-2) at each step: one warmup step (0.25 x 4) from 0, then cosine decay over
+    # the other three: 0.02 x (1 + cos(pi k / 3)) / 2 for k = 0, 1, 2
+    assert [round(entry["learning_rate"], 6) for entry in log if "loss" in entry] == [0.0, 0.02, 0.015, 0.005]
     assert losses and all(torch.isfinite(torch.tensor(losses)))
     before, after = _weights(tiny_model_dir), _weights(out)
     assert any(not torch.equal(before[k], after[k]) for k in before)
     model, _ = models.load_model(out)
     assert model.config.model_type == "qwen3"
-    assert sorted(p.name for p in (tmp_path / "sft-checkpoints").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    assert sorted(p.name for p in (tmp_path / "sft-checkpoints").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
 
 
 @pytest.mark.parametrize("mode", ["lora", "qlora"])

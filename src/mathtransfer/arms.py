@@ -21,7 +21,7 @@ import time
 import pandas as pd
 from datasets import Dataset, load_from_disk
 
-from . import checkpoints, generation, grpo, models, sft
+from . import checkpoints, config, generation, grpo, models, sft
 from .config import TrainConfig
 from .schema import ARMS, GROUPS, RL_SET, run_name
 from .storage import atomic_dir
@@ -33,10 +33,11 @@ CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "lea
 # the train keys each arm reads (dvc.yaml lists the same ones for its stage)
 SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm", "gradient_checkpointing", "optim",
                "grad_accum", "qlora_fp32_upcast")
-SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_steps", "sft_batch_size", "sft_max_length")
+SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_lr_by_arm", "sft_warmup_ratio", "sft_steps", "sft_batch_size",
+                          "sft_max_length")
 ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
             "rft": SFT_KEYS + ("rft_prompts", "rft_samples", "max_completion_length"),
-            "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_prompts_per_step", "num_generations",
+            "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_steps_per_rollout", "rl_prompts_per_step", "num_generations",
                                    "max_completion_length", "temperature", "beta", "epsilon",
                                    "epsilon_high", "format_weight", "generation_batch_size", "use_vllm",
                                    "vllm_max_model_length", "vllm_gpu_memory_utilization")}
@@ -107,7 +108,8 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
             rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
             facts.update(json.loads(rows.info.description), kept=len(rows))
             timing["sampling_seconds"] = round(time.perf_counter() - start, 1)
-        history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed, checkpoints=ckpt)
+        history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed, checkpoints=ckpt,
+                                lr=config.arm_lr(cfg, arm))
     curve = curves(history)
     facts["final_step"] = int(curve["step"].max()) if len(curve) else 0
     timing.update(run_seconds=round(time.perf_counter() - start, 1), **_speed(history, resumed_from))
@@ -137,23 +139,42 @@ def curves(history: list[dict]) -> pd.DataFrame:
 def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: int, test: Dataset,
                       n_items: int, batch_size: int, max_new_tokens: int) -> pd.DataFrame:
     """Greedy accuracy per task of the base (step 0), every checkpoint, and the final model in
-    out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n.
+    out_dir (at final_step, when no checkpoint has that step): columns step, task, group, accuracy, n,
+    kl_math. kl_math is the checkpoint's distance from the base on math: KL(base || checkpoint) of
+    the next-token distributions, exact over the vocabulary, averaged over the tokens of the base's
+    own greedy answers to the math items scored here, each with its end of turn (generation.forward_kl;
+    0 at step 0).
     Then the optimizer states of all but the newest checkpoint are dropped (checkpoints.prune_checkpoints):
     only the newest is ever resumed from, the others are kept for their weights."""
     models.free_memory()  # the trainer's model may still sit in a reference cycle
     points = [(0, base_path)] + [(s, p) for s, p in checkpoints.checkpoint_folders(ckpt_dir) if s <= final_step]
     if points[-1][0] != final_step:
         points.append((final_step, out_dir))
-    tables = []
+    # full weights: the base's log-probabilities are computed once, at step 0 (positions x vocab, on
+    # the CPU); an adapter's base is the same model with the adapter off (no cache of a large vocabulary)
+    adapter_run = os.path.isfile(os.path.join(out_dir, "adapter_config.json"))
+    tables, probe, base_lp = [], None, None
     for step, path in points:
         model, tokenizer = models.load_model(path, "full")
         records = generation.records(model, tokenizer, test, n_items, batch_size, max_new_tokens)
+        if step == 0:  # the base: its greedy math answers are the texts every KL is read on
+            probe = records.loc[records["group"] == "math", ["prompt", "output"]]
+            texts = (list(probe.prompt), list(probe.output))
+            if not adapter_run:
+                base_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
+            kl = 0.0
+        else:
+            tuned_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
+            if adapter_run:
+                with model.disable_adapter():
+                    base_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
+            kl = generation.forward_kl(base_lp, tuned_lp)
         table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
-        tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step))
-        del model  # one model in memory at a time (the GPU profile's are GBs)
+        tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step, kl_math=kl))
+        model = None  # one model in memory at a time (the GPU profile's are GBs)
         models.free_memory()
     checkpoints.prune_checkpoints(ckpt_dir)
-    return pd.concat(tables)[["step", "task", "group", "accuracy", "n"]].reset_index(drop=True)
+    return pd.concat(tables)[["step", "task", "group", "accuracy", "n", "kl_math"]].reset_index(drop=True)
 
 
 def group_change(scores: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +188,7 @@ USAGE = "usage: [accelerate launch -m] python -m mathtransfer.arms ARM SEED [PAR
 def main(args: list[str]) -> int:
     """The training entry point without the notebook (no checkpoint scoring or plots), so that a run
     can be spread over several GPUs: `accelerate launch -m mathtransfer.arms grpo 0`."""
-    from . import config, storage
+    from . import storage
 
     if len(args) not in (2, 3) or args[0] not in ARMS or not args[1].isdigit():
         print(USAGE, file=sys.stderr)

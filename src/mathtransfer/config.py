@@ -200,12 +200,30 @@ class TrainConfig:
     lora_alpha: int = param(32, "LoRA alpha (lora and qlora modes).", ge=1)
     save_steps: int = param(25, "Checkpoint every this many steps (resume and matched-gain curves).", ge=1)
     max_grad_norm: float = param(0.5, "Gradient clipping norm (all arms).", gt=0)
-    sft_lr: float = param(5e-4, "SFT learning rate (sft-think, sft-nothink, rft), constant.", gt=0, le=1)
+    sft_lr: float = param(5e-4, "SFT peak learning rate (sft-think, sft-nothink, rft): linear warmup over "
+                          "sft_warmup_ratio of the steps, then cosine decay to 0 (the paper's released config). "
+                          "Chosen per arm by the sweep rule (mathtransfer.sweep); arms that need another value "
+                          "take it from sft_lr_by_arm.", gt=0, le=1)
+    sft_lr_by_arm: dict = param({}, "Per-arm SFT learning rates that replace sft_lr (e.g. {rft: 0.0003}), as the "
+                                "sweep rule chose them.", valid=(
+                                    lambda v: isinstance(v, dict) and all(
+                                        k in ("sft-think", "sft-nothink", "rft") and isinstance(x, (int, float))
+                                        and not isinstance(x, bool) and 0 < x <= 1 for k, x in v.items()),
+                                    "a mapping from sft-think, sft-nothink or rft to a number in (0, 1]"))
+    sft_warmup_ratio: float = param(0.1, "Share of the SFT steps with a linear learning-rate warmup (the paper's "
+                                    "released config: 0.1), followed by cosine decay.", ge=0, le=0.5)
     sft_steps: int = param(200, "SFT optimizer steps.", ge=1)
     sft_batch_size: int = param(32, "SFT sequences per step.", ge=1)
     rft_prompts: int = param(2000, "rft: math training prompts sampled from the base (a seeded subset).", ge=1)
     rft_samples: int = param(4, "rft: samples per prompt from the base (temperature 1.0); correct ones are kept.", ge=1)
-    rl_lr: float = param(5e-5, "GRPO learning rate, constant.", gt=0, le=1)
+    rl_lr: float = param(5e-5, "GRPO learning rate, constant (the paper's verl recipe: constant, no warmup). "
+                         "Chosen by the sweep rule (mathtransfer.sweep).", gt=0, le=1)
+    rl_steps_per_rollout: int = param(4, "Optimizer steps one rollout batch serves: the rollouts of "
+                                      "rl_steps_per_rollout x rl_prompts_per_step prompts are generated together and "
+                                      "split into that many steps (TRL's steps_per_generation), so from the second "
+                                      "step on the policy has moved and the clipped ratio acts (the paper: 512 "
+                                      "prompts per rollout batch, mini-batch 128 -> 4). 1: every step on fresh "
+                                      "rollouts (ratio always 1, the clip never acts).", ge=1)
     rl_steps: int = param(75, "GRPO optimizer steps.", ge=1)
     rl_prompts_per_step: int = param(4, "GRPO prompts per step (each sampled num_generations times).", ge=1)
     num_generations: int = param(16, "GRPO group size: completions per prompt.", ge=2)
@@ -263,6 +281,11 @@ class TrainConfig:
             return "generation_batch_size", (f"must be a multiple of num_generations ({self.num_generations}) and of "
                                              f"the micro-batch ({micro} rollouts) that divides a step's {rollouts} "
                                              f"rollouts, or 0, got {self.generation_batch_size}")
+        if self.generation_batch_size and self.rl_steps_per_rollout > 1:
+            return "rl_steps_per_rollout", (f"must be 1 when generation_batch_size splits a step's rollouts into "
+                                            f"calls ({self.generation_batch_size}): TRL generates one rollout batch "
+                                            f"in one call, so several steps' rollouts cannot be split; got "
+                                            f"{self.rl_steps_per_rollout}")
         if self.use_vllm and self.mode == "qlora":
             return "use_vllm", ("cannot be combined with mode qlora: vLLM would merge the adapter into 4-bit weights "
                                 "every step (TRL's QLoRA GRPO notebook advises against it); use mode lora or full, or "
@@ -273,6 +296,17 @@ class TrainConfig:
 def rollouts_per_micro_batch(cfg: "TrainConfig") -> int:
     """GRPO rollouts in one forward/backward pass: a step's rollouts split into grad_accum parts."""
     return max(1, cfg.rl_prompts_per_step * cfg.num_generations // cfg.grad_accum)
+
+
+def arm_lr(cfg: "TrainConfig", arm: str) -> float:
+    """The (peak) learning rate `arm` trains at: rl_lr for grpo; for an SFT arm its sft_lr_by_arm
+    entry, else sft_lr."""
+    return float(cfg.rl_lr if arm == "grpo" else cfg.sft_lr_by_arm.get(arm, cfg.sft_lr))
+
+
+def arm_lrs(cfg: "TrainConfig") -> dict[str, float]:
+    """arm_lr of every arm of the study."""
+    return {arm: arm_lr(cfg, arm) for arm in ("sft-think", "sft-nothink", "rft", "grpo")}
 
 
 def _pairs_ok(value) -> bool:
@@ -334,8 +368,33 @@ class WorldCheckConfig:
                          valid=OUTPUT_DIR)
 
 
+def _lrs_ok(value) -> bool:
+    return isinstance(value, dict) and all(
+        arm in ("sft-think", "sft-nothink", "rft", "grpo") and isinstance(lrs, list) and len(lrs) >= 1
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x <= 1 for x in lrs)
+        for arm, lrs in value.items())
+
+
+@dataclass
+class SweepConfig:
+    """`make sweep` (mathtransfer.sweep; not a DVC stage, not part of `make repro`): each arm trained
+    at several learning rates on one seed, and the rule that chose train.sft_lr_by_arm / train.rl_lr."""
+
+    seed: int = param(0, "Training seed of the sweep's runs (one seed, as a practitioner's sweep).", ge=0)
+    lrs: dict = param({"sft-think": [1e-4, 3e-4, 1e-3], "sft-nothink": [1e-4, 3e-4, 1e-3], "rft": [1e-4, 3e-4, 1e-3],
+                       "grpo": [3e-5, 1e-4, 3e-4]},
+                      "Learning rates swept per arm (at least three each, a factor of about 3 apart).",
+                      valid=(_lrs_ok, "a mapping from arm (sft-think, sft-nothink, rft, grpo) to a list of numbers "
+                             "in (0, 1]"))
+    max_drop: float = param(0.10, "The rule leaves out a rate whose math accuracy falls more than this below the "
+                            "base's at some checkpoint (0.10: ten points).", ge=0, le=1)
+    out_dir: str = param("models/sweep", "Where the sweep's models and checkpoints go (<arm>-lr<lr>).",
+                         valid=OUTPUT_DIR)
+
+
 SECTIONS = {"data": DataConfig, "base": BaseConfig, "evaluation": EvalConfig, "train": TrainConfig,
-            "latent": LatentConfig, "tokens": TokensConfig, "world_check": WorldCheckConfig}
+            "latent": LatentConfig, "tokens": TokensConfig, "world_check": WorldCheckConfig,
+            "sweep": SweepConfig}
 
 
 def _describe(f: dataclasses.Field, tp) -> str:

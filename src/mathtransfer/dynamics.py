@@ -79,21 +79,47 @@ def gains(checkpoints: pd.DataFrame) -> pd.DataFrame:
 def at_math_gain(run_gains: pd.DataFrame, target: float) -> pd.DataFrame:
     """Per run: the step (fractional) and the other / non-reasoning change where the math gain
     first reaches `target` (linear between checkpoints); NaN for a run that never reaches it."""
+    return at_level(run_gains, "math", target)
+
+
+def at_level(runs: pd.DataFrame, column: str, target: float) -> pd.DataFrame:
+    """Per run (arm, seed): every other numeric column, read where `column` first reaches `target`
+    along the run's checkpoints (linear between the two checkpoints around it); NaN for a run that
+    never reaches it. first_segment: the level lies between step 0 and the first checkpoint, so the
+    reading is an interpolation from the base, not a measurement."""
+    values = [c for c in ("step", "kl", "math", "other", "non") if c in runs and c != column]
     rows = []
-    for (arm, seed), run in run_gains.groupby(["arm", "seed"], sort=False):
+    for (arm, seed), run in runs.groupby(["arm", "seed"], sort=False):
         run = run.sort_values("step")
-        row = dict(arm=arm, seed=seed, math=target, step=np.nan, other=np.nan, non=np.nan)
-        m = run["math"].to_numpy()
+        row = dict(arm=arm, seed=seed, **{column: target}, **{c: np.nan for c in values}, first_segment=False)
+        m = run[column].to_numpy()
         hit = np.nonzero(m >= target)[0]
         if len(hit):
             i = hit[0]
             t = 0.0 if i == 0 or m[i] == m[i - 1] else (target - m[i - 1]) / (m[i] - m[i - 1])
-            prev = run.iloc[max(i - 1, 0)]
-            cur = run.iloc[i]
-            for key in ("step", "other", "non"):
+            prev, cur = run.iloc[max(i - 1, 0)], run.iloc[i]
+            for key in values:
                 row[key] = float(prev[key] + t * (cur[key] - prev[key])) if i else float(cur[key])
+            row["first_segment"] = bool(i == 1 and t < 1)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def kl_path(checkpoints: pd.DataFrame) -> pd.DataFrame:
+    """gains() with each checkpoint's forward KL to the base on math (column kl, from kl_math of
+    arms.score_checkpoints): columns arm, seed, step, kl, math, other, non."""
+    kl = checkpoints.groupby(["arm", "seed", "step"])["kl_math"].first().rename("kl").reset_index()
+    return kl.merge(gains(checkpoints), on=["arm", "seed", "step"])
+
+
+def matched_kl(run_kl: pd.DataFrame) -> float:
+    """The matched-KL level: the largest forward KL that every run reaches (the smallest of the
+    runs' largest), rounded down to 3 significant digits."""
+    reached = float(run_kl.groupby(["arm", "seed"]).kl.max().min())
+    if not reached > 0:
+        return 0.0
+    digits = 2 - math.floor(math.log10(reached))
+    return round(math.floor(reached * 10 ** digits) / 10 ** digits, digits)
 
 
 def read_runs(folder: str, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -165,3 +191,66 @@ def training_metrics(spread: pd.DataFrame) -> dict:
     """reports/metrics/training.json: per arm, each group's final change (mean, std, min, max over seeds)."""
     return {arm: {f"{group}_change_{stat}": None if pd.isna(value) else round(float(value), 4)
                   for (group, stat), value in spread.loc[arm].items()} for arm in spread.index}
+
+
+def read_sweep(folder: str) -> pd.DataFrame:
+    """The learning-rate sweep's checkpoint scores (mathtransfer.sweep: <folder>/<arm>.csv, columns
+    arm, lr, seed, step, task, group, accuracy, n); empty when no sweep has been run."""
+    files = sorted(glob.glob(os.path.join(folder, "*.csv")))
+    if not files:
+        return pd.DataFrame(columns=["arm", "lr", "seed", "step", "task", "group", "accuracy", "n"])
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+
+
+def sweep_gains(scores: pd.DataFrame) -> pd.DataFrame:
+    """gains() of the sweep's runs, one run per (arm, lr): columns arm, lr, step, math, other, non."""
+    runs = scores.assign(seed=scores["lr"])  # gains() keys runs by (arm, seed)
+    return gains(runs).rename(columns={"seed": "lr"})
+
+
+def choose_lr(scores: pd.DataFrame, max_drop: float, current: dict | None = None) -> pd.DataFrame:
+    """The learning-rate rule (issue 14), on math alone, per arm: among the swept rates, the one with
+    the best final math accuracy, leaving out any rate whose math accuracy falls more than max_drop
+    below the base's at some checkpoint; ties go to the smaller rate. When every rate falls that far
+    (an arm whose answers change format passes through a phase where it produces neither format
+    at any rate), the rule falls back to the best final math among all of them (fallback True).
+    Returns per arm and lr: final math / other / non change, the lowest math change at any
+    checkpoint, excluded, chosen, fallback, at_edge (the chosen rate is the smallest or largest
+    swept), and with `current` (arm -> the rate params.yaml trains it at) in_params. The other
+    and non columns are shown, never used."""
+    run_gains = sweep_gains(scores)
+    final = run_gains.loc[run_gains.groupby(["arm", "lr"]).step.idxmax()].set_index(["arm", "lr"])
+    table = final[[c for c in ("math", "other", "non") if c in final]].copy()
+    table.insert(0, "final_step", final["step"])
+    table["min_math"] = run_gains.groupby(["arm", "lr"])["math"].min()
+    table["excluded"] = table["min_math"] < -max_drop - 1e-12
+    table["chosen"] = table["fallback"] = table["at_edge"] = False
+    for arm, rows in table.groupby(level="arm", sort=False):
+        rows = rows.reset_index()
+        kept = rows[~rows["excluded"]]
+        fallback = kept.empty
+        best = (rows if fallback else kept).sort_values(["math", "lr"], ascending=[False, True]).iloc[0]
+        table.loc[(arm, best["lr"]), ["chosen", "fallback"]] = True, fallback
+        table.loc[(arm, best["lr"]), "at_edge"] = best["lr"] in (rows["lr"].min(), rows["lr"].max())
+    table = table.reset_index()
+    if current is not None:
+        table["in_params"] = [current.get(arm) == lr for arm, lr in zip(table["arm"], table["lr"])]
+    return table
+
+
+def sweep_verdicts(choice: pd.DataFrame) -> list[str]:
+    """One line per arm of choose_lr's table (with an in_params column): the rule's rate, its math
+    change, how it was reached, and whether params.yaml trains the arm at it."""
+    lines = []
+    for arm, rows in choice.groupby("arm", sort=False):
+        row = rows[rows["chosen"]].iloc[0]
+        how = ("every swept rate fell far below the base at some checkpoint, so the rule fell back to the best final math"
+               if row["fallback"] else "the best final math among the rates that never fell far below the base")
+        edge = "; it is at the edge of the swept range" if row["at_edge"] else ""
+        others = rows[~rows["chosen"] & (~rows["excluded"] | bool(row["fallback"]))]
+        runner = others.sort_values(["math", "lr"], ascending=[False, True]).iloc[0] if len(others) else None
+        margin = (f"; next best lr {runner['lr']:g}, math {runner['math']:+.3f}: "
+                  f"{row['math'] - runner['math']:+.3f} apart") if runner is not None else ""
+        lines.append(f"{arm}: lr {row['lr']:g}, {how} (math {row['math']:+.3f} at step {int(row['final_step'])}{edge}"
+                     f"{margin}); params.yaml " + ("trains at it" if row["in_params"] else "trains at another rate"))
+    return lines

@@ -5,6 +5,8 @@ by length so that a batch wastes little on padding, and results are returned in 
 Each response is scored by its task's scorer (scorers.score: the same code the rewards use).
 Tasks the paper samples can be scored as the mean over n sampled answers (temperature, top-p).
 Training (rft's sampling, checkpoint scores) and evaluation both generate through this module.
+Also here: a model's log-probabilities over the vocabulary along given responses, and the exact
+forward KL between two models on them (checkpoint KL to the base; tokens.py's shift measures).
 Left out: vLLM generation (GPU profile, optional), several adapters in one batch, aggregation
 (evaluate.py).
 """
@@ -114,3 +116,48 @@ def pass_at_k(model, tokenizer, test: Dataset, tasks: list[str], n_per_task: int
     return (pd.DataFrame(rows).groupby("task", sort=False)
               .agg(pass1=("pass1", "mean"), passk=("passk", "mean"), n=("pass1", "size"))
               .reset_index().assign(k=k))
+
+
+@torch.inference_mode()
+def position_logprobs(model, sequences: list[list[int]], starts: list[int], pad: int) -> list[torch.Tensor]:
+    """Per sequence (token ids, right-padded here): next-token log-probabilities (float32, positions
+    x vocab) predicting its tokens start..end, i.e. the response after a prompt of `start` tokens."""
+    width = max(map(len, sequences))
+    ids = torch.tensor([s + [pad] * (width - len(s)) for s in sequences], device=model.device)
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences], device=model.device)
+    # logits only from the first response position on: a 152k vocabulary over whole prompts
+    # would not fit a small GPU
+    first = min(starts) - 1
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=width - first).logits
+    return [torch.log_softmax(logits[i, start - 1 - first:len(s) - 1 - first].float(), -1)
+            for i, (s, start) in enumerate(zip(sequences, starts))]
+
+
+def response_logprobs(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 32
+                      ) -> list[torch.Tensor]:
+    """position_logprobs of each (user prompt, response) pair in the chat template, on the CPU. Each
+    response is followed by the token that ends the turn: when to stop is part of the answer, and an
+    empty answer still has that one position."""
+    model.eval()
+    prompt_ids = tokenizer(chat_prompts(tokenizer, prompts), add_special_tokens=False)["input_ids"]
+    end = end_of_turn_ids(tokenizer)[-1:]
+    response_ids = [ids + end for ids in tokenizer(list(responses), add_special_tokens=False)["input_ids"]]
+    out = []
+    for start in range(0, len(prompts), batch_size):
+        batch = range(start, min(start + batch_size, len(prompts)))
+        out += [lp.cpu() for lp in position_logprobs(model, [prompt_ids[i] + response_ids[i] for i in batch],
+                                                     [len(prompt_ids[i]) for i in batch], tokenizer.pad_token_id)]
+    return out
+
+
+def forward_kl(base: list[torch.Tensor], tuned: list[torch.Tensor]) -> float:
+    """KL(base || tuned) of the next-token distributions, exact over the vocabulary, averaged over
+    every position of every response (pooled): the forward KL that RL's Razor (Shenfeld et al. 2025)
+    finds predictive of forgetting. NaN when there are no positions."""
+    total, positions = 0.0, 0
+    for lp_base, lp_tuned in zip(base, tuned):
+        vocab = min(lp_base.shape[-1], lp_tuned.shape[-1])  # hub models may pad their vocabularies apart
+        lp_base, lp_tuned = lp_base[:, :vocab].double(), lp_tuned[:, :vocab].double()
+        total += float((lp_base.exp() * (lp_base - lp_tuned)).sum(-1).clamp(min=0).sum())
+        positions += lp_base.shape[0]
+    return total / positions if positions else float("nan")

@@ -1,7 +1,8 @@
 """The math-only RL arm: GRPO through TRL's GRPOTrainer, with the paper's choices where they scale.
 
 Reward: the task scorer's correctness (rewards.correctness_reward), plus an optional format term
-(off by default). No KL term by default (beta 0), clipping 0.2 / 0.28 (DAPO clip-higher),
+(off by default). No KL term by default (beta 0), clipping 0.2 / 0.28 (DAPO clip-higher), one rollout
+batch for several optimizer steps (train.rl_steps_per_rollout; the paper: 4 mini-batches),
 rollout temperature 1.0, group size and completion length from params. Checkpoints every
 `save_steps`; a rerun resumes from the last complete one.
 Prompts go to TRL as chat messages, so that its rollouts use the chat template, and they stop at the
@@ -43,9 +44,13 @@ def train_grpo(cfg: TrainConfig, base_path: str, rows: Dataset, out_dir: str, se
     args = GRPOConfig(
         output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.rl_steps, learning_rate=cfg.rl_lr,
         lr_scheduler_type="constant_with_warmup", warmup_steps=0,
-        # a step's rollouts (prompts x generations) in grad_accum micro-batches, generated in calls of
-        # generation_batch_size rollouts (TRL's default, None: all of a step's in one call)
-        per_device_train_batch_size=rollouts_per_micro_batch(cfg), generation_batch_size=cfg.generation_batch_size or None,
+        # a step's rollouts (prompts x generations) in grad_accum micro-batches. TRL counts
+        # steps_per_generation in micro-batches: one rollout batch serves rl_steps_per_rollout optimizer
+        # steps; or, on a small GPU, a step's rollouts come in calls of generation_batch_size (then
+        # rl_steps_per_rollout is 1, config.TrainConfig.cross_check)
+        per_device_train_batch_size=rollouts_per_micro_batch(cfg),
+        generation_batch_size=cfg.generation_batch_size or None,
+        steps_per_generation=None if cfg.generation_batch_size else cfg.rl_steps_per_rollout * cfg.grad_accum,
         num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
         use_vllm=cfg.use_vllm, vllm_mode="colocate", vllm_max_model_length=cfg.vllm_max_model_length,
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,

@@ -254,11 +254,12 @@ def predict(shape: str | dict, train: config.TrainConfig, evaluation: config.Eva
     stages["rft"] = [_phase("sampling", base, decode), _phase("sampling prefill", base, prefill),
                      _phase("train step", trained, _train_step(s, train, vocab, micro, length, micro * length))] + scoring
 
-    # grpo: generation_batch_size rollouts per generate call (0: all of a step's, TRL's default),
+    # grpo: generation_batch_size rollouts per generate call (0: all of a rollout batch's, which
+    # serves rl_steps_per_rollout steps: TRL's steps_per_generation),
     # without autocast (GRPOTrainer._generate_single_turn), so in the residual stream's dtype; then
     # micro-batches of rollouts_per_micro_batch rollouts, only completion tokens scored
     rollouts = train.rl_prompts_per_step * train.num_generations
-    per_call = train.generation_batch_size or rollouts
+    per_call = train.generation_batch_size or rollouts * train.rl_steps_per_rollout
     prefill, decode = _generate_call(s, per_call, rl, train.max_completion_length, _residual_bytes(train), vocab)
     micro = config.rollouts_per_micro_batch(train)
     step = _train_step(s, train, vocab, micro, rl + train.max_completion_length, micro * train.max_completion_length)

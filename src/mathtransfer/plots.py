@@ -88,23 +88,35 @@ def training_curves(curves: pd.DataFrame, metrics: list[str], title: str = "Trai
     return fig
 
 
-def matched_gain(run_gains: pd.DataFrame, title: str = "Change on other skills against math gain"):
-    """Two panels: other-reasoning and non-reasoning change (y) against math change (x), one line
-    per run along its checkpoints (start at the base, 0, 0)."""
+def matched_gain(run_gains: pd.DataFrame, title: str = "Change on other skills against math gain", x: str = "math",
+                 xlabel: str = "change in math accuracy"):
+    """Two panels: other-reasoning and non-reasoning change (y) against math change (x; or another
+    column such as the forward KL to the base), one line per run along its checkpoints (start at
+    the base)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     hue_order = [a for a in ARM_ORDER if a in set(run_gains["arm"])]
     for ax, group in zip(axes, ["other", "non"]):
-        sns.lineplot(data=run_gains, x="math", y=group, hue="arm", hue_order=hue_order, units="seed",
+        sns.lineplot(data=run_gains, x=x, y=group, hue="arm", hue_order=hue_order, units="seed",
                      estimator=None, sort=False, marker="o", markersize=4, linewidth=1, ax=ax)
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.axvline(0, color="grey", linewidth=0.8)
-        ax.set_xlabel("change in math accuracy")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("change in accuracy")
         ax.set_title(GROUP_LABELS[group])
         if group == "non":
             ax.get_legend().remove()
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def matched_kl(run_kl: pd.DataFrame, title: str = "Change on other skills against distance from the base"):
+    """matched_gain with the forward KL to the base on math prompts as x, on a symlog axis (the
+    arms' KLs lie orders of magnitude apart; 0, the base, stays on the axis)."""
+    fig = matched_gain(run_kl, title, x="kl", xlabel="KL(base || model) on math, nats per token")
+    for ax in fig.axes:
+        positive = run_kl["kl"][run_kl["kl"] > 0]
+        ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1e-3)
     return fig
 
 
@@ -210,6 +222,31 @@ def shifted_tokens(words: pd.DataFrame, top: int = 15, title: str = "Most-shifte
                     hue_order=list(palette), ax=ax, legend=(arm == arms[0]))
         ax.set_title(arm)
         ax.set_ylabel("")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def lr_sweep(sweep_gains: pd.DataFrame, title: str = "Learning-rate sweep (one seed): change over the base"):
+    """A grid: one column per arm, one row per group (math, other, non); change against step, one
+    line per learning rate. sweep_gains has columns arm, lr, step, math, other, non."""
+    arms = [a for a in ARM_ORDER if a in set(sweep_gains["arm"])]
+    groups = [g for g in GROUP_ORDER if g in sweep_gains]
+    fig, axes = plt.subplots(len(groups), len(arms), figsize=(3.6 * len(arms), 2.6 * len(groups)),
+                             squeeze=False, sharey="row")
+    for j, arm in enumerate(arms):
+        runs = sweep_gains[sweep_gains["arm"] == arm].assign(lr=lambda d: d["lr"].map("{:g}".format))
+        for i, group in enumerate(groups):
+            ax = axes[i][j]
+            sns.lineplot(data=runs, x="step", y=group, hue="lr", marker="o", markersize=3, linewidth=1, ax=ax)
+            ax.axhline(0, color="grey", linewidth=0.8)
+            ax.set_title(f"{arm}: {GROUP_LABELS[group]}", fontsize=9)
+            ax.set_ylabel("change in accuracy" if j == 0 else "")
+            if i or ax.get_legend() is None:
+                if ax.get_legend() is not None:
+                    ax.get_legend().remove()
+            else:
+                ax.legend(title="lr", fontsize=7, title_fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

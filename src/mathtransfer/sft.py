@@ -38,9 +38,10 @@ def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: in
 
 
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
-              seed: int, checkpoints: str | None = None):
+              seed: int, checkpoints: str | None = None, lr: float | None = None):
     """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history.
-    Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints)."""
+    Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints). lr: peak learning rate
+    (default cfg.sft_lr), warmup over cfg.sft_warmup_ratio of the steps, then cosine decay."""
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
@@ -49,7 +50,9 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     args = SFTConfig(
         output_dir=checkpoints or default_checkpoint_dir(out_dir), max_steps=cfg.sft_steps,
         per_device_train_batch_size=max(1, cfg.sft_batch_size // cfg.grad_accum),
-        learning_rate=cfg.sft_lr, lr_scheduler_type="constant_with_warmup", warmup_steps=0,
+        learning_rate=lr or cfg.sft_lr, lr_scheduler_type="cosine",
+        # transformers 5: a float below 1 is a share of the steps (TrainingArguments.get_warmup_steps)
+        warmup_steps=cfg.sft_warmup_ratio,
         max_length=cfg.sft_max_length or model.config.max_position_embeddings,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
         save_strategy="steps", save_steps=cfg.save_steps,

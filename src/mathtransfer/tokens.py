@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .generation import generate
+from .generation import generate, position_logprobs
 from .models import base_of_adapter, chat_prompts, free_memory, load_model, resolve
 from .schema import GROUP_LABELS
 
@@ -40,20 +40,6 @@ step check confirm verify recheck however also answer final boxed is means gives
 """.split())
 FIELDS = ("lp_base", "lp_tuned", "rank_base", "rank_tuned", "kl")
 MEASURES = ("kl_paper", "kl_exact", "rank_shift", "share_changed")
-
-
-@torch.inference_mode()
-def _score(model, sequences: list[list[int]], starts: list[int], pad: int):
-    """Per sequence: next-token log-probabilities (response positions x vocab) of tokens start..end."""
-    width = max(map(len, sequences))
-    ids = torch.tensor([s + [pad] * (width - len(s)) for s in sequences], device=model.device)
-    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences], device=model.device)
-    # logits only from the first response position on: a 152k vocabulary over whole prompts
-    # would not fit a small GPU
-    first = min(starts) - 1
-    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=width - first).logits
-    return [torch.log_softmax(logits[i, start - 1 - first:len(s) - 1 - first].float(), -1)
-            for i, (s, start) in enumerate(zip(sequences, starts))]
 
 
 def compare(base, tuned, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 32) -> list[dict]:
@@ -74,10 +60,10 @@ def compare(base, tuned, tokenizer, prompts: list[str], responses: list[str], ba
         starts = [len(prompt_ids[i]) for i in batch]
         if base is None:
             with tuned.disable_adapter():
-                base_scores = _score(tuned, sequences, starts, tokenizer.pad_token_id)
+                base_scores = position_logprobs(tuned, sequences, starts, tokenizer.pad_token_id)
         else:
-            base_scores = _score(base, sequences, starts, tokenizer.pad_token_id)
-        scored = zip(base_scores, _score(tuned, sequences, starts, tokenizer.pad_token_id))
+            base_scores = position_logprobs(base, sequences, starts, tokenizer.pad_token_id)
+        scored = zip(base_scores, position_logprobs(tuned, sequences, starts, tokenizer.pad_token_id))
         for i, (lp_b, lp_t) in zip(batch, scored):
             y = torch.tensor(response_ids[i], device=lp_b.device, dtype=torch.long)[:, None]
             vocab = min(lp_b.shape[-1], lp_t.shape[-1])  # hub models may pad their vocabularies apart
