@@ -22,7 +22,6 @@ Left out: vLLM rollouts and multi-GPU runs (see the README's scale-out section).
 """
 import argparse
 import dataclasses
-import gc
 import json
 import os
 import random
@@ -85,13 +84,14 @@ def rows(n: int, prompt_words: int, words: int, vocab: int, seed: int):
 
 
 def free_memory():
-    """Release what the previous arm left: its objects (cycles included), the allocator's cache,
-    and the peak counters."""
+    """Release what the previous arm left (models.free_memory: cycles collected, CUDA cache emptied),
+    then reset the peak counters."""
     import torch
 
-    gc.collect()
+    from mathtransfer import models
+
+    models.free_memory()
     if torch.cuda.is_available():
-        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
 
 
