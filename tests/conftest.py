@@ -79,7 +79,8 @@ def run(cmd, cwd):
 
 
 def smoke_repo(dest):
-    """The repository's files (tracked or not ignored; no generated data, models or reports) in a
+    """The repository's files (tracked or not ignored; no generated data, models or reports; the
+    committed sweep scores kept) in a
     fresh git repo at dest, with params.yaml on the smoke profile."""
     import shutil
     import subprocess
@@ -91,7 +92,9 @@ def smoke_repo(dest):
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\n")
     for rel in filter(None, files):
-        generated = rel.startswith(("reports/", "models/")) or (rel.startswith("data/") and not rel.startswith("data/paper/"))
+        # reports/sweep/ is an input (the learning-rate sweep's scores, read by notebook 03)
+        generated = ((rel.startswith(("reports/", "models/")) and not rel.startswith("reports/sweep/"))
+                     or (rel.startswith("data/") and not rel.startswith("data/paper/")))
         if generated or not os.path.isfile(os.path.join(ROOT, rel)):
             continue
         os.makedirs(dest / os.path.dirname(rel), exist_ok=True)
