@@ -293,3 +293,17 @@ def test_the_world_check_sentence_matches_reports():
     in_band = json.load(open(os.path.join(ROOT, "reports", "metrics", "world_check.json")))["bases_in_band"]
     claimed = "has every\ntask in the 25-85% band on both bases" in open(README).read()
     assert claimed == (len(in_band) == 2 and all(n == 12 for n in in_band.values()))
+
+
+def test_the_base_seed_sentence_matches_the_two_bases():
+    bases = read("world_check_bases.csv")
+    task = bases.pivot(index="task", columns="base_seed", values="greedy")
+    diff = (task[1] - task[0]).abs()
+    groups = bases.groupby(["group", "base_seed"]).greedy.mean().unstack("base_seed")
+    moves = (groups[1] - groups[0]).abs()
+    text = " ".join(open(README).read().split())
+    top = diff.idxmax()
+    assert (f"differs from the default by at most {diff.max():.2f} on a task ({top}: {task.loc[top, 0]:.2f} vs "
+            f"{task.loc[top, 1]:.2f}) and by {moves.min():.2f}-{moves.max():.2f} on the group means (math "
+            f"{groups.loc['math', 0]:.3f} vs {groups.loc['math', 1]:.3f}, other {groups.loc['other', 0]:.3f} vs "
+            f"{groups.loc['other', 1]:.3f}, non {groups.loc['non', 0]:.3f} vs {groups.loc['non', 1]:.3f})") in text
