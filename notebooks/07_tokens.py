@@ -89,7 +89,7 @@ for measure in measures:
 
 # %% [markdown]
 # ## Figure 5 analogue: which tokens shift
-# The most-shifted tokens of each arm (summed over seeds and tasks), coloured by kind: logic-structure words (`tokens.LOGIC_WORDS`), content words and numbers, symbols. Then the share of each kind among the shifted tokens.
+# The most-shifted tokens of each arm (summed over seeds and tasks), coloured by kind: logic-structure words (`tokens.LOGIC_WORDS`: connectives, checking), the answer's scaffolding (`tokens.SCAFFOLD_WORDS`: Step, boxed, Answer, final, ..., which frame an answer in the base's or the teacher's style and are kept apart so that a change of format does not count as logic), content words and numbers, symbols. Then the share of each kind among the shifted tokens.
 
 # %%
 by_arm = token_shift.shifted_by_arm(words[words.arm != "extra"])

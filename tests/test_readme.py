@@ -120,15 +120,16 @@ def latent_expected() -> dict[str, list[float]]:
 @lru_cache
 def tokens_expected() -> dict[str, list[float]]:
     """Notebook 07: each measure's mean over tasks and seeds (tokens.versus_grpo), kl_paper's range
-    of seed means, and the shares of logic / content / symbol among the shifted tokens (percent)."""
+    of seed means, and the shares of logic / scaffold / content / symbol among the shifted tokens
+    (percent)."""
     results = read("tokens.csv")
     measures = ["kl_paper", "kl_exact", "rank_shift", "share_changed"]
     mean = results.groupby("arm")[measures].mean()
     seeds = results.groupby(["arm", "seed"])["kl_paper"].mean().groupby("arm").agg(["min", "max"])
-    kinds = read("shifted_tokens.csv").groupby(["arm", "kind"])["shifted"].sum().unstack("kind")
+    kinds = read("shifted_tokens.csv").groupby(["arm", "kind"])["shifted"].sum().unstack("kind").fillna(0)
     shares = 100 * kinds.div(kinds.sum(axis=1), axis=0)
     return {arm: [mean.loc[arm, "kl_paper"], *seeds.loc[arm], *mean.loc[arm, measures[1:]],
-                  *shares.loc[arm, ["logic", "content", "symbol"]]] for arm in ARMS}
+                  *shares.loc[arm, ["logic", "scaffold", "content", "symbol"]]] for arm in ARMS}
 
 
 @lru_cache

@@ -69,6 +69,8 @@ def test_word_kinds():
     assert tokens.word_kind("Wait") == "logic" and tokens.word_kind("so") == "logic"
     assert tokens.word_kind("pearl") == "content" and tokens.word_kind("7") == "content"
     assert tokens.word_kind("+") == "symbol"
+    # the answer's frame is not logic: a change of format must not count as reasoning
+    assert [tokens.word_kind(w) for w in ("Step", "boxed", "Answer", "final")] == ["scaffold"] * 4
 
 
 def test_shifted_words_count_rank_changes(tiny_tokenizer):

@@ -212,10 +212,10 @@ def token_shift(shift: pd.DataFrame, measures: list[str], title: str = "Token-di
 
 def shifted_tokens(words: pd.DataFrame, top: int = 15, title: str = "Most-shifted tokens"):
     """Figure 5 analogue (bars instead of word clouds): per arm, its `top` most-shifted tokens,
-    coloured by kind (logic / content / symbol). words has columns arm, token, kind, shifted."""
+    coloured by kind (logic / scaffold / content / symbol). words has columns arm, token, kind, shifted."""
     arms = [a for a in ARM_ORDER if a in set(words["arm"])]
     fig, axes = plt.subplots(1, len(arms), figsize=(3.6 * len(arms), 0.28 * top + 1.5), squeeze=False)
-    palette = {"logic": "tab:orange", "content": "tab:blue", "symbol": "tab:grey"}
+    palette = {"logic": "tab:orange", "scaffold": "tab:green", "content": "tab:blue", "symbol": "tab:grey"}
     for ax, arm in zip(axes[0], arms):
         part = words[words["arm"] == arm].nlargest(top, "shifted")
         sns.barplot(data=part, y="token", x="shifted", hue="kind", palette=palette, dodge=False,

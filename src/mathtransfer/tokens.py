@@ -11,8 +11,10 @@ KL(tuned || base) of the two next-token distributions at t. `summary` reports, o
 - rank_shift: the mean |rank_base(y_t) - rank_tuned(y_t)| (the paper's rank shift);
 - share_changed: the share of tokens whose rank differs between the models. Such a token is a
   "shifted" token (`shifted_words` counts them; `highlight_html` marks them in a case study).
-Shifted tokens are sorted into logic-structure words (LOGIC_WORDS: connectives and the answer's
-scaffolding), content words (other words and numbers) and symbols (punctuation, operators).
+Shifted tokens are sorted into logic-structure words (LOGIC_WORDS: connectives, checking), the
+answer's scaffolding (SCAFFOLD_WORDS: the words that frame an answer in the base's and the
+teacher's styles, kept apart so that a change of format does not count as logic), content words
+(other words and numbers) and symbols (punctuation, operators).
 Responses arrive as text and are re-tokenized (prompt and response apart, as generation saw them).
 `shift_table` runs it all over a list of models.Run (each tuned model answers, both score);
 `versus_grpo`, `kind_shares`, `top_shifted` and `metrics` condense its tables for the notebook and
@@ -32,12 +34,14 @@ from .generation import generate, position_logprobs
 from .models import base_of_adapter, chat_prompts, free_memory, load_model, resolve
 from .schema import GROUP_LABELS
 
-# Connectives and reasoning scaffolding (the paper's examples: but, wait, confirm) and the words
-# that frame an answer in both the mini-world's and the teacher's styles.
+# Connectives and checking (the paper's examples: but, wait, confirm)
 LOGIC_WORDS = frozenset("""
-but wait so then therefore thus hence because since if first next finally now again let me think
-step check confirm verify recheck however also answer final boxed is means gives total result
+but wait so then therefore thus hence because since if first next finally now again check confirm
+verify recheck however also means gives
 """.split())
+# The words that frame an answer in the mini-world's base style ("Answer: X") and the teacher's
+# ("Let me think step by step. Step 1: ... So the final answer is \boxed{X}")
+SCAFFOLD_WORDS = frozenset("let me think step answer final boxed is total result".split())
 FIELDS = ("lp_base", "lp_tuned", "rank_base", "rank_tuned", "kl")
 MEASURES = ("kl_paper", "kl_exact", "rank_shift", "share_changed")
 
@@ -92,9 +96,12 @@ def summary(details: list[dict]) -> dict:
 
 
 def word_kind(word: str, logic_words=LOGIC_WORDS) -> str:
-    """logic (a LOGIC_WORDS word), content (any other word or number) or symbol."""
+    """logic (a LOGIC_WORDS word), scaffold (a SCAFFOLD_WORDS word), content (any other word or
+    number) or symbol."""
     if word.lower() in logic_words:
         return "logic"
+    if word.lower() in SCAFFOLD_WORDS:
+        return "scaffold"
     return "content" if re.search(r"\w", word) else "symbol"
 
 
@@ -219,7 +226,7 @@ def kind_shares(words: pd.DataFrame) -> pd.DataFrame:
     return kinds.add_prefix("shifted_").join(kinds.div(kinds.sum(axis=1), axis=0).add_prefix("share_").round(3))
 
 
-def top_shifted(words: pd.DataFrame, top: int, kinds=("logic", "content")) -> pd.DataFrame:
+def top_shifted(words: pd.DataFrame, top: int, kinds=("logic", "scaffold", "content")) -> pd.DataFrame:
     """Per arm (runs' order) and kind: its `top` most-shifted tokens (summed over seeds and tasks;
     shifted at least once) as "token (count), ...", or "none"."""
     by_arm = shifted_by_arm(words)
