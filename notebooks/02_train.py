@@ -72,7 +72,8 @@ facts
 
 # %%
 logged = [m for m in ("loss", "grad_norm", "reward", "reward_std", "completion_length", "kl") if curve[m].notna().any()]
-curve.plot(x="step", y=logged, subplots=True, layout=(1, len(logged)), figsize=(4 * len(logged), 3), legend=False,
+# markers: with rollout batches of several steps, GRPO logs its reward only on the steps that generate
+curve.plot(x="step", y=logged, subplots=True, layout=(1, len(logged)), figsize=(4 * len(logged), 3), legend=False, style=".-",
            title=[f"{arm} seed {run_seed}: {metric}" for metric in logged]);
 
 # %% [markdown]
