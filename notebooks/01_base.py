@@ -29,10 +29,10 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets i
 import pandas as pd
 import torch
 from IPython.display import display
+from mathtransfer import config, models, pretrain, storage  # first: it silences a bitsandbytes line that differs by CPU kind
 from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
-from mathtransfer import config, models, pretrain, storage
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 cfg = config.parse(config.BaseConfig, base, "base")

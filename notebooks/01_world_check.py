@@ -38,12 +38,12 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets i
 import pandas as pd
 import torch
 from IPython.display import display
+from mathtransfer import config, storage, worldcheck  # first: it silences a bitsandbytes line that differs by CPU kind
 from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
 from datasets.utils.logging import disable_progress_bar
 
-from mathtransfer import config, storage, worldcheck
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 bcfg = config.parse(config.BaseConfig, base, "base")

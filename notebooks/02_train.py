@@ -35,10 +35,10 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets in a report
 import torch
 from datasets.utils.logging import disable_progress_bar
+from mathtransfer import arms, config, schema, storage  # first: it silences a bitsandbytes line that differs by CPU kind
 from transformers import set_seed
 from transformers.utils import logging as hf_logging
 
-from mathtransfer import arms, config, schema, storage
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 cfg = config.parse(config.TrainConfig, train, "train")

@@ -118,6 +118,20 @@ print(f"matched forward KL: {kl_level:g} nats per token")
 at_kl.groupby("arm")[["step", "math", "other", "non", "first_segment"]].mean().reindex(arm_order).round(3)
 
 # %% [markdown]
+# ## 4c · At an equal number of training tokens
+# A third footing: the same amount of training text. TRL counts the tokens each run has trained on (prompt + response, padding excluded; GRPO counts a rollout batch when it generates it, rft counts what it trains on, not what it sampled to build its data). Below, each run's other and non-reasoning change against those tokens, then every run read at the largest count that all runs reach (`dynamics.reached_level`, linear between checkpoints; `first_segment` as above).
+
+# %%
+run_tokens = dynamics.token_path(curves, ckpts)
+fig = plots.matched_tokens(run_tokens)
+fig.savefig("reports/figures/matched_tokens.png", dpi=120)
+token_level = dynamics.reached_level(run_tokens, "tokens")
+at_tokens = dynamics.at_level(run_tokens, "tokens", token_level)
+at_tokens.to_csv("reports/results/matched_tokens.csv", index=False)
+print(f"equal training tokens: {token_level:,.0f}")
+at_tokens.groupby("arm")[["step", "math", "other", "non", "first_segment"]].mean().reindex(arm_order).round(3)
+
+# %% [markdown]
 # ## 5 · How the learning rates were chosen
 # Each arm was trained at several learning rates on one seed (`make sweep`, `python -m mathtransfer.sweep`; not part of `dvc repro`), from the same base, with the budgets above. The rule reads **math alone**, the arm's own objective: among the swept rates, the one with the best final math accuracy, leaving out any rate whose math accuracy fell more than `sweep.max_drop` below the base's at some checkpoint (a practitioner would not keep a run that first breaks the model); ties go to the smaller rate. When every swept rate falls that far, the rule falls back to the best final math among all of them, and says so (`fallback`): an arm whose answers change format passes through a phase in which it produces neither format, whatever the rate. A choice at the edge of the swept range is flagged (`at_edge`); the sweep is then widened, once, by a rate a factor of 3 beyond that edge (`sweep.lrs` lists every rate tried) (`dynamics.choose_lr`). Other and non-reasoning changes are shown, never used. `in_params` is the rate the arms above trained at: the rule's choice, copied into params.yaml by hand.
 

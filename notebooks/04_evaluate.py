@@ -85,6 +85,16 @@ evaluate.gain_summary(gains)
 print("\n".join(evaluate.gain_sentences(gains)))
 
 # %% [markdown]
+# ## Format or content?
+# The scores above are strict: an answer counts only behind its marker (`Answer:` or `\boxed{}`). A model that still knows the answer but stopped marking it loses the item all the same. The lenient score reads a response without a marker from its end instead (the last number for math, the last word for yes/no, the last line for choice and short answers; format has no marker, so it is unchanged). Per arm and group, seed means, points: the change over the base scored strictly and leniently; `format` = strict - lenient is the part of the strict change that is the lost marker, the lenient change is the content.
+
+# %%
+format_content = evaluate.format_vs_content(accuracy)
+format_content.to_csv("reports/results/format_content.csv", index=False)
+print("\n".join(evaluate.format_sentences(format_content)))
+format_content.round(1)
+
+# %% [markdown]
 # ## Does math training carry the shared step over? (world v2)
 # The non-math tasks split in two (notebook 00): those that share math's step (code_trace, blocks, format: the base stops one step early there too) and the controls, which share nothing with math. Per arm and seed, the change over the base (points, mean over the split's tasks, same test items), with a 95% paired bootstrap interval over items; "seed -1" is the mean of the seeds. A gain on the shared-step tasks with the controls in place would be transfer of the skill; a loss on both, forgetting.
 

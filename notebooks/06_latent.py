@@ -7,7 +7,9 @@
 # the tuned model's centroid, averaged over layers, is its distance **d** from the base: larger for
 # SFT than for RL in the paper, most of all on non-reasoning data.
 #
-# Here: the first `latent.n_per_task` test items of each task (question + reference answer),
+# Here: the first `latent.n_per_task` test items of each task with a correct reference answer
+# (question + that answer: the world's base-style target where it is right, the world writes
+# wrong ones at a share; `latent.probe_items`),
 # cut to `latent.max_tokens` tokens; every arm and seed against the shared base (and any extra
 # pairs in `latent.pairs`). Two poolings, named: **paper** (pad positions averaged in, as the
 # authors' code does) and **mask** (the text's own tokens only). Definitions:
@@ -33,7 +35,7 @@ from datasets.utils.logging import disable_progress_bar
 from IPython.display import display
 from transformers.utils import logging as hf_logging
 
-from mathtransfer import config, generation, latent as latent_shift, models, plots, storage
+from mathtransfer import config, latent as latent_shift, models, plots, storage
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
 tcfg = config.parse(config.TrainConfig, train, "train")
@@ -42,8 +44,9 @@ torch.set_num_threads(shared.threads)
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
 disable_progress_bar()
-items = generation.first_per_task(storage.load_dataset(data["out_dir"])["test"], acfg.n_per_task).to_pandas()
+items = latent_shift.probe_items(storage.load_dataset(data["out_dir"])["test"].to_pandas(), acfg.n_per_task)
 tasks = list(dict.fromkeys(items.task))
+print("texts per task (those with a correct reference answer):", items.task.value_counts(sort=False).to_dict())
 runs, missing = models.trained_runs(base["out_dir"], tcfg.out_dir, tcfg.seeds, acfg.pairs)
 print("arms missing (their stage has not run; left out):", ", ".join(missing) or "none")
 print(f"{len(runs)} (tuned, base) pairs")

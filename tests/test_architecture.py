@@ -13,7 +13,7 @@ from conftest import ROOT
 SRC = os.path.join(ROOT, "src", "mathtransfer")
 # design.md's floors; a module may import from its own floor or below, never above
 FLOORS = {
-    1: {"schema", "storage", "sandbox", "tasks", "tasks.scoring", "tasks.math_worker", "tasks.math_tasks", "tasks.reasoning",
+    1: {"schema", "storage", "sandbox", "ti", "tasks", "tasks.scoring", "tasks.math_worker", "tasks.math_tasks", "tasks.reasoning",
         "tasks.nonreasoning"},
     2: {"registry", "config", "scorers"},
     3: {"data", "hub", "models", "generation", "trainer_args", "memory"},
@@ -22,7 +22,7 @@ FLOORS = {
     6: {"arms", "worldcheck"},
     7: {"stage", "report", "sweep"},  # the runners: a stage's notebook, the HTML report, the lr sweep
 }
-APART = {"evaluate", "transfer", "latent", "tokens", "dynamics", "plots"}  # analyses: floors 1-3 only
+APART = {"evaluate", "transfer", "zoo", "forgetting", "latent", "tokens", "dynamics", "plots"}  # analyses: floors 1-3 only
 FLOOR = {module: floor for floor, modules in FLOORS.items() for module in modules}
 
 

@@ -121,6 +121,14 @@ def test_a_run_trains_on_math_only_and_its_checkpoints_are_scored(tmp_path, tiny
     kl = scores.groupby("step").kl_math.agg(["min", "max"])
     assert (kl["min"] == kl["max"]).all()  # one value per checkpoint
     assert kl.loc[0, "min"] == 0.0 and (kl.loc[[2, 4], "min"] > 0).all()  # lr 1e-2 moves the model
+    for distance in ("kl_math_tokens", "param_distance"):
+        per_step = scores.groupby("step")[distance].agg(["min", "max"])
+        assert (per_step["min"] == per_step["max"]).all() and per_step.loc[0, "min"] == 0.0
+        assert (per_step.loc[[2, 4], "min"] > 0).all(), distance
+    final, base = load_file(f"{out}/model.safetensors"), load_file(f"{tiny_model_dir}/model.safetensors")
+    by_hand = sum(float(((final[k].double() - base[k].double()) ** 2).sum()) for k in base) ** 0.5
+    assert scores.query("step == 4").param_distance.iloc[0] == pytest.approx(by_hand, rel=1e-6)
+    assert curve["tokens"].is_monotonic_increasing and curve["tokens"].iloc[0] > 0  # TRL's count of tokens seen
     # a rerun of a finished run trains nothing more: same curve, same weights, no extra checkpoint
     before = load_file(f"{out}/model.safetensors")
     curve2, again, timing2 = arms.run("sft-nothink", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)

@@ -125,3 +125,21 @@ def test_runs_are_read_at_a_matched_forward_kl_and_a_reading_before_the_first_ch
     assert not at.loc["grpo", "first_segment"] and at.loc["sft-think", "first_segment"]
     assert at.loc["sft-think", "step"] == pytest.approx(25 * 0.0456 / 2.0)
     assert at.loc["sft-think", "other"] == pytest.approx(-0.4 * 0.0456 / 2.0)
+
+
+def test_checkpoints_are_read_at_the_tokens_seen_and_runs_at_an_equal_token_count():
+    ckpts = _checkpoints()
+    # TRL's cumulative count, logged every 10 steps; GRPO-like gaps (no count on some steps) are skipped
+    curves = pd.DataFrame({"arm": "sft", "seed": 1, "step": [10, 20, 30, 40, 50],
+                           "tokens": [1000.0, 2000.0, float("nan"), 4000.0, 5000.0]})
+    path = dynamics.token_path(curves, ckpts)
+    assert list(path.columns) == ["arm", "seed", "step", "tokens", "math", "other", "non"]
+    assert path.tokens.tolist() == [0.0, 2000.0, 5000.0]  # step 25 reads the count logged at step 20
+    assert path.set_index("step").loc[50, "math"] == pytest.approx(0.4)
+    other_run = path.assign(seed=2, tokens=path.tokens * 0.61234)
+    both = pd.concat([path, other_run])
+    level = dynamics.reached_level(both, "tokens")
+    assert level == 3060  # the smaller of the runs' largest (3061.7), rounded down to 3 significant digits
+    at = dynamics.at_level(both, "tokens", level).set_index("seed")
+    assert at.loc[2, "step"] == pytest.approx(25 + 25 * (level - 1224.68) / (3061.7 - 1224.68))
+    assert at.loc[1, "step"] == pytest.approx(25 + 25 * (level - 2000) / 3000)

@@ -29,6 +29,18 @@ def test_sampled_tasks_score_the_mean_of_their_samples(tiny_data, monkeypatch):
     assert (records[records.task != "arith"].samples == 1).all()
     assert calls == [(22, False, 1.0, 1.0), (6, True, 0.6, 0.95)]  # 11 greedy tasks x 2, arith 2 x 3 samples
     assert list(records.columns[:2]) == ["id", "task"] and len(records) == 24
+    assert list(records.columns[-4:]) == ["parsed", "score", "lenient", "samples"]
+    assert records.lenient.tolist() == records.score.tolist()  # every answer marked: lenient is strict
+
+
+def test_records_score_an_unmarked_answer_leniently_only(tiny_data, monkeypatch):
+    test = tiny_data["test"]
+    gold = dict(zip(test["prompt"], test["answer"]))
+    monkeypatch.setattr(generation, "generate", lambda model, tok, prompts, *args, **kwargs: [
+        f"so it is\n{gold[p]}" for p in prompts])
+    records = generation.records(None, None, test, 1, 8, 4).set_index("task")
+    assert records.loc["arith", "score"] == 0.0 and records.loc["arith", "lenient"] == 1.0
+    assert records.loc["passage_qa", "lenient"] == 1.0
 
 
 def test_sampled_evaluation_is_seeded(tiny_data, tiny_model_dir):
@@ -49,6 +61,10 @@ def test_accuracy_intervals_bracket_the_mean_and_collapse_when_every_item_agrees
     assert acc.loc["format", ["accuracy", "ci_low", "ci_high"]].tolist() == [1.0, 1.0, 1.0]
     again = evaluate.accuracy(records, "m", "base", 0, n_resamples=200)
     assert again.ci_low.tolist() == acc.ci_low.tolist()  # seeded
+    # records without the lenient column (written before it existed): lenient accuracy is strict
+    assert acc.accuracy_lenient.tolist() == acc.accuracy.tolist()
+    lenient = evaluate.accuracy(records.assign(lenient=1.0), "m", "base", 0, n_resamples=200).set_index("task")
+    assert lenient.loc["arith", "accuracy_lenient"] == 1.0 and lenient.loc["arith", "accuracy"] == 0.75
 
 
 def test_models_to_evaluate_lists_the_base_the_runs_then_each_zoo_pair_once():
@@ -147,6 +163,28 @@ def test_gain_sentences_and_metrics_state_the_seed_means():
     assert metrics["sft-think"] == {"math": 25.0, "other": -25.0, "non": -15.0}
     assert metrics["base"] == {"math": 30.0, "other": 60.0, "non": 70.0}
     json.dumps(metrics)  # plain floats: the notebook writes it as it is
+
+
+def test_format_vs_content_splits_each_change_into_content_and_marker():
+    lenient = ACC.accuracy.copy()
+    lenient[(ACC.method == "sft-think") & (ACC.group == "other")] += 0.1  # sft-think's other answers lost their marker
+    lenient[(ACC.method == "base") & (ACC.task == "n1")] = 0.9  # the base's too, on one non task
+    table = evaluate.format_vs_content(ACC.assign(accuracy_lenient=lenient))
+    assert list(table.columns) == ["arm", "group", "strict", "lenient", "format"]
+    groups = ("math", "other", "non")
+    assert list(zip(table.arm, table.group)) == [(a, g) for a in ("sft-think", "grpo") for g in groups]
+    row = table.set_index(["arm", "group"])
+    # other: strict 35 - 60 = -25; lenient 45 - 60 = -15; so -10 of it is the marker
+    assert row.loc[("sft-think", "other")].tolist() == pytest.approx([-25, -15, -10])
+    # non: base lenient (0.9 + 0.6) / 2 = 75; sft-think 55 -> -20 lenient, -15 strict
+    assert row.loc[("sft-think", "non")].tolist() == pytest.approx([-15, -20, 5])
+    assert row.loc[("grpo", "non")].tolist() == pytest.approx([2.5, -2.5, 5])
+    assert row.loc[("grpo", "math")].tolist() == pytest.approx([10, 10, 0])
+    assert evaluate.format_sentences(table) == [
+        "sft-think: other -25.0 points strict, -15.0 lenient: -10.0 of it the missing answer marker; "
+        "non-reasoning -15.0 points strict, -20.0 lenient: +5.0 of it the missing answer marker",
+        "grpo: other +2.5 points strict, +2.5 lenient: +0.0 of it the missing answer marker; "
+        "non-reasoning +2.5 points strict, -2.5 lenient: +5.0 of it the missing answer marker"]
 
 
 def test_two_base_models_are_refused():

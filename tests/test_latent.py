@@ -97,9 +97,7 @@ LAYER_COLUMNS = ["layer", "pc1_base", "pc2_base", "pc1_tuned", "pc2_tuned", "pc1
 
 @pytest.fixture(scope="module")
 def items(tiny_data):
-    from mathtransfer import generation
-
-    return generation.first_per_task(tiny_data["test"], 3).to_pandas()
+    return latent.probe_items(tiny_data["test"].to_pandas(), 3)
 
 
 def runs_of(tiny_model_dir, perturbed_dir):
@@ -136,7 +134,7 @@ def test_shift_table_does_not_depend_on_batch_size(tiny_model_dir, perturbed_dir
     np.testing.assert_allclose(one[["d", "d_layers"]], all_at_once[["d", "d_layers"]], rtol=1e-4, atol=1e-6)
 
 
-def test_shift_table_reads_each_base_once_and_uses_answers_without_target(tiny_model_dir, perturbed_dir, items,
+def test_shift_table_reads_each_base_once_and_uses_answers_without_target(tiny_model_dir, perturbed_dir, tiny_data,
                                                                           monkeypatch):
     from mathtransfer.config import LatentConfig
 
@@ -144,16 +142,35 @@ def test_shift_table_reads_each_base_once_and_uses_answers_without_target(tiny_m
     load, features = latent.load_model, latent.features
     monkeypatch.setattr(latent, "load_model", lambda path, mode: loaded.append(path) or load(path, mode))
     monkeypatch.setattr(latent, "features", lambda m, t, texts, *a: seen_texts.extend(texts) or features(m, t, texts, *a))
-    hub_like = items.assign(target=lambda f: f.target.where(f.task != "arith", ""))  # hub items have no target
+    test = tiny_data["test"].to_pandas()
+    hub_like = test.assign(target=test.target.where(test.task != "arith", ""))  # hub items have no target
+    items = latent.probe_items(hub_like, 3)
     runs = runs_of(tiny_model_dir, perturbed_dir) + runs_of(tiny_model_dir, perturbed_dir)[1:]
-    summary, _ = latent.shift_table(runs, hub_like, LatentConfig(max_tokens=32, poolings=["mask"]))
+    summary, _ = latent.shift_table(runs, items, LatentConfig(max_tokens=32, poolings=["mask"]))
     assert loaded == [tiny_model_dir, tiny_model_dir, perturbed_dir, perturbed_dir]  # the base once, each run once
     assert set(summary.pooling) == {"mask"} and len(summary) == 3 * items.task.nunique()
     arith = items[items.task == "arith"]
-    assert all(any(a in t for t in seen_texts) for a in arith.answer)
-    assert not any(target in t for target in arith.target for t in seen_texts)
+    assert (arith.reference == "Answer: " + arith.answer).all()
+    assert all(any(r in t for t in seen_texts) for r in arith.reference)
     word = items[items.task == "word"]
-    assert all(any(target in t for t in seen_texts) for target in word.target)
+    assert all(any(r in t for t in seen_texts) for r in word.reference)
+
+
+def test_probe_texts_carry_a_correct_reference_answer(tiny_data):
+    from mathtransfer.scorers import score
+
+    test = tiny_data["test"].to_pandas()
+    wrong = [score(k, t, a, m) < 1 for k, t, a, m in zip(test.task, test.target, test.answer, test.meta)]
+    assert any(wrong)  # the world writes wrong base-style targets at a share
+    items = latent.probe_items(test, 3)
+    assert (items.groupby("task").size() == 3).all() and set(items.task) == set(test.task)
+    assert all(score(k, r, a, m) == 1 for k, r, a, m in zip(items.task, items.reference, items.answer, items.meta))
+    right = ~pd.Series(wrong, index=test.id)
+    kept = items.set_index("id")
+    # a right target is the reference; a wrong one is replaced by the gold answer
+    assert (kept.reference[right[kept.index].to_numpy()] == kept.target[right[kept.index].to_numpy()]).all()
+    replaced = kept[~right[kept.index].to_numpy()]
+    assert len(replaced) and all(r in (f"Answer: {a}", a) for r, a in zip(replaced.reference, replaced.answer))
 
 
 def constructed_summary():

@@ -94,11 +94,23 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     shift = pd.read_csv(repo / "reports/results/tokens.csv")
     assert len(shift) == 4 * 12 and (shift.kl_exact >= 0).all() and shift.share_changed.between(0, 1).all()
     assert set(json.load(open(repo / "reports/metrics/tokens.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
+    # issue 14: strict and lenient scores, the TI's readings, the equal-tokens view
+    assert {"score", "lenient"} <= set(records.columns) and "accuracy_lenient" in acc.columns
+    assert {"change_other", "TI_fixed_non_high", "TI_v1_other_low"} <= set(transfer.columns)
+    assert len(pd.read_csv(repo / "reports/results/ti_one_item.csv")) == 4 * 2
+    assert len(pd.read_csv(repo / "reports/results/format_content.csv")) == 4 * 3
+    assert set(pd.read_csv(repo / "reports/results/matched_tokens.csv").arm) == {"sft-think", "sft-nothink", "rft", "grpo"}
+    # notebook 08: what predicts forgetting
+    fits = pd.read_csv(repo / "reports/results/forgetting_fits.csv")
+    assert set(fits.predictor) == {"kl", "kl_tokens", "param_distance"} and len(fits) == 6
+    sparsity = pd.read_csv(repo / "reports/results/update_sparsity.csv")
+    assert sparsity.changed.between(0, 1).all() and "all" in set(sparsity.kind)
+    assert len(pd.read_csv(repo / "reports/results/transitions.csv")) == 4 * 12
 
     # the HTML report: every executed notebook rendered and linked, every link and image resolves
     index = repo / "reports/index.html"
     pages = sorted(p.relative_to(repo / "reports") for p in (repo / "reports").rglob("*.ipynb"))
-    assert len(pages) == 9 + 4  # 00, 01 (three), 03-07, and the four runs of seed 0
+    assert len(pages) == 10 + 4  # 00, 01 (three), 03-08, and the four runs of seed 0
     text = index.read_text()
     for page in pages:
         assert f'href="html/{page.with_suffix(".html")}"' in text, page

@@ -25,7 +25,13 @@ NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 # the tables, each found by the start of its header row
 TRAINING = "| arm | math gain, mean (seed range) |"
 EVALUATION = "| arm | math | other reasoning | non-reasoning |"
-TI = "| arm | TI_other | TI_non |"
+TI = "| arm, group | change (points) | TI v2 (pooled sigma) | TI v2 (zoo sigma) | TI v1 |"
+ONE_ITEM = "| arm, group | one item moves: change (points) |"
+FORMAT = "| arm | other: strict / lenient / marker |"
+TOKENS_EQ = "| arm | training tokens seen, final (seed range) |"
+FITS = "| distance from the base (every checkpoint) |"
+SPARSITY = "| arm | parameters changed in bf16: all |"
+TRANSITIONS = "| arm | forgotten / gained: math |"
 LATENT = "| arm | d math / other / non (paper pooling) |"
 TOKENS = "| arm | kl_paper | kl_exact | rank_shift | share_changed |"
 BASE = "| math | | | | other |"
@@ -102,10 +108,38 @@ def evaluation_expected() -> dict[str, list[float]]:
 
 @lru_cache
 def ti_expected() -> dict[str, list[float]]:
-    """Notebook 05: each arm's TI (mean of its seeds' TIs) with its interval (transfer.csv)."""
+    """Notebook 05: per arm and group, the four readings (mean of its seeds) with their intervals
+    over items and seeds (transfer.csv)."""
     arms = read("transfer.csv").query("model == 'mean of seeds'").set_index("method")
-    columns = ["TI_other", "TI_other_low", "TI_other_high", "TI_non", "TI_non_low", "TI_non_high"]
-    return {arm: list(arms.loc[arm, columns]) for arm in ARMS}
+    return {f"{arm}, {group}": [arms.loc[arm, f"{name}_{group}{end}"] for name in ("change", "TI", "TI_fixed", "TI_v1")
+                                for end in ("", "_low", "_high")]
+            for arm in ARMS for group in ("other", "non")}
+
+
+@lru_cache
+def one_item_expected() -> dict[str, list[float]]:
+    """Notebook 05: how many points one test item moves each reading of a run (ti_one_item.csv)."""
+    moves = read("ti_one_item.csv").set_index(["arm", "group"])
+    return {f"{arm}, {group}": list(moves.loc[(arm, group), ["change", "TI", "TI_fixed", "TI_v1"]])
+            for arm in ARMS for group in ("other", "non")}
+
+
+@lru_cache
+def format_expected() -> dict[str, list[float]]:
+    """Notebook 04: per arm, the other and non-reasoning change scored strictly, leniently, and
+    their difference (format_content.csv)."""
+    table = read("format_content.csv").set_index(["arm", "group"])
+    return {arm: [table.loc[(arm, group), c] for group in ("other", "non") for c in ("strict", "lenient", "format")]
+            for arm in ARMS}
+
+
+@lru_cache
+def tokens_eq_expected() -> dict[str, list[float]]:
+    """Notebook 03, section 4c: each run's training tokens at its end, in thousands (mean and range
+    over seeds), then the equal-tokens reading (matched_tokens.csv), mean over seeds."""
+    final = read("train_curves.csv").groupby(["arm", "seed"]).tokens.max().groupby("arm").agg(["mean", "min", "max"])
+    matched = read("matched_tokens.csv").groupby("arm")[["math", "other", "non", "step"]].mean()
+    return {arm: [*(final.loc[arm] / 1000), *matched.loc[arm]] for arm in ARMS}
 
 
 @lru_cache
@@ -178,7 +212,44 @@ def channel_expected() -> dict[str, list[float]]:
     return {row.task: [row.base, row.trained, row.change] for row in read("channel_check.csv").itertuples()}
 
 
-RESULT_TABLES = {TRAINING: training_expected, EVALUATION: evaluation_expected, TI: ti_expected,
+@lru_cache
+def fits_expected() -> dict[str, list[float]]:
+    """Notebook 08: R^2 of the quadratic fit of forgetting on each distance, with its interval, per
+    group, across all arms (forgetting_fits.csv) and within rft and grpo (forgetting_fits_near.csv)."""
+    from mathtransfer.forgetting import PREDICTORS
+
+    tables = [read(name).set_index(["predictor", "group"]) for name in ("forgetting_fits.csv", "forgetting_fits_near.csv")]
+    return {label: [t.loc[(p, g), c] for t in tables for g in ("other", "non") for c in ("r2", "r2_low", "r2_high")]
+            for p, label in PREDICTORS.items()}
+
+
+@lru_cache
+def sparsity_expected() -> dict[str, list[float]]:
+    """Notebook 08: per arm, the share of parameters whose bf16 value changed (seed mean): all, then
+    attention (q, k, v, o pooled by parameters), MLP, embedding, norm; then the mean rank share of
+    the weight matrices' updates (update_sparsity.csv, update_rank.csv)."""
+    sparsity = read("update_sparsity.csv")
+    sparsity["kind"] = sparsity["kind"].where(~sparsity["kind"].str.startswith("attention"), "attention")
+    sparsity["changed_n"] = sparsity["changed"] * sparsity["parameters"]
+    pooled = sparsity.groupby(["arm", "seed", "kind"])[["changed_n", "parameters"]].sum()
+    share = (pooled["changed_n"] / pooled["parameters"]).groupby(["arm", "kind"]).mean()
+    rank = read("update_rank.csv").groupby("arm")["rank_share"].mean()
+    return {arm: [share[(arm, k)] for k in ("all", "attention", "MLP", "embedding", "norm")] + [rank[arm]]
+            for arm in ARMS}
+
+
+@lru_cache
+def transitions_expected() -> dict[str, list[float]]:
+    """Notebook 08: per arm and group, the shares of items forgotten and gained (mean over the
+    group's tasks of the seed means; transitions.csv)."""
+    moves = read("transitions.csv").groupby(["arm", "group"])[["forgotten", "gained"]].mean()
+    return {arm: [moves.loc[(arm, g), c] for g in ("math", "other", "non") for c in ("forgotten", "gained")]
+            for arm in ARMS}
+
+
+RESULT_TABLES = {FITS: fits_expected, SPARSITY: sparsity_expected, TRANSITIONS: transitions_expected,
+                 TRAINING: training_expected, EVALUATION: evaluation_expected, TI: ti_expected,
+                 ONE_ITEM: one_item_expected, FORMAT: format_expected, TOKENS_EQ: tokens_eq_expected,
                  LATENT: latent_expected, TOKENS: tokens_expected, STEP_SPLIT: step_split_expected,
                  SWEEP: sweep_expected, KL: kl_expected, CHANNEL: channel_expected}
 
@@ -211,6 +282,12 @@ def test_the_matched_kl_in_the_kl_header_is_the_one_notebook_03_used():
     level = read("matched_kl.csv")["kl"].unique()
     header = next(line for line in open(README) if line.startswith(KL))
     assert len(level) == 1 and f"at KL {level[0]:g}:" in header
+
+
+def test_the_token_level_in_the_tokens_header_is_the_one_notebook_03_used():
+    level = read("matched_tokens.csv")["tokens"].unique()
+    header = next(line for line in open(README) if line.startswith(TOKENS_EQ))
+    assert len(level) == 1 and f"at {level[0] / 1000:g}k tokens:" in header
 
 
 def test_the_arm_settings_match_params_and_the_rft_runs():

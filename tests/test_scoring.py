@@ -116,3 +116,78 @@ def test_every_registered_task_has_a_scorer_that_never_raises():
         assert registry.task(name).scorer in scorers.SCORERS
         if name not in ("livecodebench",):  # the sandbox's own tests cover code
             assert scorers.score(name, "Answer: \\boxed{\\boxed{", "1", "{}") in (0.0, 1.0)
+
+
+@pytest.mark.parametrize("kind,response,expected", [
+    ("math", "2+3 makes 5", "5"), ("math", "it is -2.5.", "-2.5"), ("math", "no number", None),
+    ("yesno", "The passage says so, so yes.", "yes"), ("yesno", "...", None),
+    ("choice", "Lima is in Peru.\nPeru.", "Peru"), ("choice", "So the option is: (B)\n\n", "(B)"),
+    ("exact", "the city\nOslo }", "Oslo"), ("exact", " \n \n", None),
+    ("format", "APPLE APPLE", None), ("code", "print(1)", None), ("ifeval", "text", None),
+])
+def test_lenient_reader_reads_the_end_by_scorer_kind(kind, response, expected):
+    from mathtransfer.tasks.scoring import lenient_answer
+
+    assert lenient_answer(response, kind) == expected
+
+
+def test_lenient_score_reads_unmarked_answers_and_equals_strict_with_a_marker():
+    from mathtransfer.scorers import score_lenient
+
+    meta = json.dumps({"options": ["Egypt", "Peru", "Norway", "India"]})
+    # no marker: strict 0, lenient reads the end
+    for task, response, gold, m in [("arith", "2+3=5", "5", "{}"), ("kb_chain", "Lima is in Peru.\nB", "Peru", meta),
+                                    ("passage_qa", "He went north.\nOslo.", "Oslo", "{}"),
+                                    ("support", "It is supported: yes", "yes", "{}")]:
+        assert score(task, response, gold, m) == 0.0 and score_lenient(task, response, gold, m) == 1.0, task
+    # a marker: lenient is strict, even when the end says otherwise
+    for task, response, gold in [("arith", "Answer: 4 then 5", "5"), ("arith", "\\boxed{5} then 4", "5"),
+                                 ("support", "Answer: no, yes", "yes")]:
+        assert score_lenient(task, response, gold) == score(task, response, gold), response
+    assert score_lenient("arith", "2+3=6", "5") == 0.0 and score_lenient("arith", "five", "5") == 0.0
+    # format has no marker to miss: lenient == strict
+    fmt = json.dumps({"word": "apple", "n": 2, "sep": "spaces", "case": "uppercase", "wrap": "none"})
+    assert score_lenient("format", "APPLE", "", fmt) == score("format", "APPLE", "", fmt) == 0.5
+    assert score_lenient("arith", "no", "5", strict=0.7) == 0.0  # a given strict score is reused only with a marker
+    assert score_lenient("arith", "Answer: 4", "5", strict=0.7) == 0.7
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+@pytest.mark.parametrize("response", ADVERSARIAL + ["x 1" * 400_000, "\n" * 10_000, "Answer\n:\n}}}."])
+def test_lenient_score_never_raises_or_leaves_range(task, response):
+    from mathtransfer.scorers import score_lenient
+    from mathtransfer.tasks.scoring import lenient_answer
+
+    meta = json.dumps({"word": "apple", "n": 2, "sep": "spaces", "case": "lowercase", "wrap": "none"})
+    assert 0.0 <= score_lenient(task, response, "5" if TASKS[task].group == "math" else "A", meta) <= 1.0
+    for kind in ("math", "yesno", "choice", "exact", "format"):
+        lenient_answer(response, kind)  # never raises
+    if not isinstance(response, str):
+        assert score_lenient(task, response, "5", meta) == 0.0
+
+
+def test_format_case_and_wrap_need_the_word():
+    meta = json.dumps({"word": "apple", "n": 2, "sep": "spaces", "case": "uppercase", "wrap": "none"})
+    assert format_checks("OK DONE", meta) == {"count": False, "case": False}  # right case, word missing
+    assert score("format", "OK DONE", "", meta) == 0.0 and score("format", "", "", meta) == 0.0
+    assert format_checks("APPLE OK", meta) == {"count": False, "case": True}
+    quoted = json.dumps({"word": "apple", "n": 2, "sep": "spaces", "case": "uppercase", "wrap": "quotes"})
+    assert format_checks('""', quoted) == {"wrap": False, "count": False, "case": False}
+    assert format_checks('"APPLE APPLE"', quoted) == {"wrap": True, "count": True, "case": True}
+
+
+def test_every_generated_format_item_has_no_wrap_so_item_means_pool_instructions():
+    # score_format's docstring: two instructions per item, so the mean of item shares is IFEval's
+    # instruction-level accuracy pooled over instructions
+    import random
+
+    from mathtransfer import data
+    from mathtransfer.config import DataConfig
+
+    rows = data.build(DataConfig(n_train=40, n_test=40), seed=1)
+    metas = [r["meta"] for split in rows.values() for r in split if r["task"] == "format"]
+    metas += [TASKS["format"].make(random.Random(s), (0.5, 0.5), split)["meta"] for s in range(300)
+              for split in ("train", "test")]
+    assert metas and all(json.loads(m)["wrap"] == "none" for m in metas)
+    item = json.loads(metas[0])
+    assert len(format_checks("x", json.dumps(item))) == 2

@@ -300,3 +300,27 @@ def test_forward_kl_is_exact_pooled_over_positions_and_zero_for_the_same_model()
     assert pooled == pytest.approx(by_hand * 2 / 3)
     assert generation.forward_kl([p.log()], [p.log()]) == 0.0
     assert math.isnan(generation.forward_kl([torch.zeros(0, 2)], [torch.zeros(0, 2)]))
+
+
+def test_sampled_kl_reads_the_actual_tokens_and_parameter_distance_is_the_l2_norm():
+    import math
+
+    import torch
+
+    from mathtransfer import generation
+
+    p, q = torch.tensor([[0.5, 0.5], [0.9, 0.1]]), torch.tensor([[0.25, 0.75], [0.9, 0.1]])
+    # tokens 0 then 1: log(0.5/0.25) + log(0.1/0.1), over 2 positions
+    assert generation.sampled_kl([p.log()], [q.log()], [[0, 1]]) == pytest.approx(math.log(2) / 2)
+    # token 1 first: log(0.5/0.75) < 0, and the estimate is its absolute value
+    assert generation.sampled_kl([p.log()], [q.log()], [[1, 1]]) == pytest.approx(abs(math.log(0.5 / 0.75)) / 2)
+    assert generation.sampled_kl([p.log()], [p.log()], [[0, 1]]) == 0.0
+    assert math.isnan(generation.sampled_kl([], [], []))
+
+    model = torch.nn.Linear(2, 2, bias=False)
+    base = {k: v.detach().clone() for k, v in model.named_parameters()}
+    assert generation.parameter_distance(base, model) == 0.0
+    with torch.no_grad():
+        model.weight[0, 0] += 3.0
+        model.weight[1, 1] -= 4.0
+    assert generation.parameter_distance(base, model) == pytest.approx(5.0)

@@ -6,11 +6,13 @@ import os
 import pandas as pd
 import pytest
 
-from mathtransfer import transfer
-from mathtransfer.transfer import ZOO_GROUPS, read_zoo, transferability_index
+from mathtransfer import ti, transfer, zoo
+from mathtransfer.ti import transferability_index
+from mathtransfer.zoo import ZOO_GROUPS, read_zoo
 
 PAPER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "paper")
 GROUPS = {"math": ["m1", "m2"], "other": ["o1", "o2"], "non": ["n1", "n2"]}
+SIGMA = {"math": 10.0, "other": 10.0, "non": 10.0}  # a fixed, declared sigma per group
 
 
 def _scores(rows):
@@ -137,22 +139,22 @@ def test_bootstrap_ti_needs_every_model_on_the_same_items():
 
 def test_zoo_table_joins_v1_and_the_pairs_method_to_v2():
     scores, pairs = read_zoo(PAPER)
-    zoo = transfer.zoo_table(scores, pairs)
+    zoo_ti = zoo.zoo_table(scores, pairs)
     # the columns of reports/results/zoo_ti.csv
-    assert list(zoo.columns) == ["TI_other", "TI_non", "DI_math", "DI_other", "DI_non", "TI_other_v1", "TI_non_v1",
+    assert list(zoo_ti.columns) == ["TI_other", "TI_non", "DI_math", "DI_other", "DI_non", "TI_other_v1", "TI_non_v1",
                                  "base", "method"]
     v1 = transferability_index(scores, pairs, ZOO_GROUPS, "v1")
-    assert zoo["TI_non_v1"].tolist() == pytest.approx(v1["TI_non"].tolist())
-    assert list(zoo.index) == list(pairs.model) and set(zoo.method) == {"RL", "SFT"}
+    assert zoo_ti["TI_non_v1"].tolist() == pytest.approx(v1["TI_non"].tolist())
+    assert list(zoo_ti.index) == list(pairs.model) and set(zoo_ti.method) == {"RL", "SFT"}
 
 
 def test_zoo_by_method_and_sentences_count_positive_pairs():
-    zoo = pd.DataFrame({"method": ["RL", "RL", "RL", "SFT", "SFT"], "TI_other": [10.0, 20.0, -5.0, 40.0, 50.0],
+    zoo_ti = pd.DataFrame({"method": ["RL", "RL", "RL", "SFT", "SFT"], "TI_other": [10.0, 20.0, -5.0, 40.0, 50.0],
                         "TI_non": [1.0, -2.0, 3.0, -60.0, -80.0]})
-    table = transfer.zoo_by_method(zoo)
+    table = zoo.zoo_by_method(zoo_ti)
     assert table.loc["RL"].tolist() == [10.0, 1.0, 2, 2, 3] and table.loc["SFT"].tolist() == [45.0, -70.0, 2, 0, 2]
     assert list(table.columns) == ["TI_other median", "TI_non median", "TI_other > 0", "TI_non > 0", "pairs"]
-    assert transfer.zoo_sentences(zoo) == [
+    assert zoo.zoo_sentences(zoo_ti) == [
         "TI_other: median RL +10.0 (2 of 3 positive), median SFT +45.0 (2 of 2 positive)",
         "TI_non: median RL +1.0 (2 of 3 positive), median SFT -70.0 (0 of 2 positive)"]
 
@@ -167,8 +169,8 @@ def _runs_records():
             ("sft-think-seed1", "sft-think", 1): {**base, "m1": [1.0] * n, "m2": [1.0] * 15 + [0.0] * 5, "n1": [0.0] * n},
             ("grpo-seed0", "grpo", 0): {**base, "m1": [1.0] * 15 + [0.0] * 5},
             ("grpo-seed1", "grpo", 1): {**base, "m2": [1.0] * 15 + [0.0] * 5, "o1": [1.0] * 12 + [0.0] * 8},
-            ("org/tuned", "zoo", -1): {**base, "m1": [1.0] * n},
-            ("org/base", "zoo-base", -1): base}
+            ("org/tuned", "zoo_ti", -1): {**base, "m1": [1.0] * n},
+            ("org/base", "zoo_ti-base", -1): base}
     group = {t: {"m": "math", "o": "other", "n": "non"}[t[0]] for t in base}
     return pd.DataFrame([dict(id=f"{t}-{i}", task=t, group=group[t], score=s, model=m, method=meth, seed=seed)
                          for (m, meth, seed), tasks in runs.items() for t, items in tasks.items()
@@ -190,17 +192,19 @@ def test_our_runs_are_the_trained_arms_against_the_base():
 
 def test_bootstrap_runs_table_has_the_runs_then_the_arm_means():
     records = _runs_records()
-    table, per_arm = transfer.bootstrap_runs(records, n_resamples=50, seed=0)
+    table, per_arm = transfer.bootstrap_runs(records, n_resamples=20, seed=0, fixed_sigma=SIGMA)
     # the columns of reports/results/transfer.csv
-    assert list(table.columns) == ["model", "TI_other", "TI_other_low", "TI_other_high", "TI_non", "TI_non_low",
-                                   "TI_non_high", "undefined_share", "method", "seed"]
+    readings = ["change_math", "change_other", "change_non", "TI_other", "TI_non", "TI_fixed_other", "TI_fixed_non",
+                "TI_v1_other", "TI_v1_non"]
+    assert list(table.columns) == ["model"] + [c + s for c in readings for s in ("", "_low", "_high")] + [
+        "undefined_share", "method", "seed"]
     assert table.model.tolist() == ["sft-think-seed0", "sft-think-seed1", "grpo-seed0", "grpo-seed1"] + ["mean of seeds"] * 2
     assert table.method.tolist()[-2:] == list(per_arm.index) and table.seed.isna().sum() == 2
     ours = transfer.run_ti(records)
     assert per_arm.loc["sft-think", "TI_non"] == pytest.approx(ours.loc[["sft-think-seed0", "sft-think-seed1"], "TI_non"].mean())
     assert per_arm.loc["sft-think", "TI_non_high"] < 0  # it forgot non-reasoning in every resample
     assert transfer.arm_order(per_arm) == ["sft-think", "grpo"]
-    again, _ = transfer.bootstrap_runs(records, n_resamples=50, seed=0)
+    again, _ = transfer.bootstrap_runs(records, n_resamples=20, seed=0, fixed_sigma=SIGMA)
     assert again.equals(table)
 
 
@@ -233,16 +237,16 @@ def test_live_zoo_ti_keeps_the_scored_pairs_only():
     records = _runs_records()
     empty = transfer.live_zoo_ti(records, [])
     assert empty.empty and empty.index.name == "model" and list(empty.columns) == ["TI_other", "TI_non"]
-    zoo = [{"name": "org/tuned", "base": "org/base"}, {"name": "org/unscored", "base": "org/base"}]
-    live = transfer.live_zoo_ti(records, zoo)
+    zoo_ti = [{"name": "org/tuned", "base": "org/base"}, {"name": "org/unscored", "base": "org/base"}]
+    live = transfer.live_zoo_ti(records, zoo_ti)
     assert list(live.index) == ["org/tuned"] and live.loc["org/tuned", "TI_non"] == 0  # a math gain only
 
 
 def test_ti_points_label_the_zoo_and_our_arms():
-    zoo = pd.DataFrame({"TI_other": [1.0], "TI_non": [2.0], "base": ["b"], "method": ["RL"]},
+    zoo_ti = pd.DataFrame({"TI_other": [1.0], "TI_non": [2.0], "base": ["b"], "method": ["RL"]},
                        index=pd.Index(["z"], name="model"))
     per_arm = _per_arm({"grpo": [5, -5, 15, -10, -20, 0]})
-    points = transfer.ti_points(zoo, per_arm)
+    points = zoo.ti_points(zoo_ti, per_arm)
     assert points.model.tolist() == ["z", "grpo"] and points.method.tolist() == ["zoo RL", "mini-world grpo"]
     assert points.loc[points.model == "grpo", "TI_non_high"].item() == 0
 
@@ -251,12 +255,75 @@ def test_published_zoo_tis_are_set_beside_the_recomputed_ones():
     from conftest import ROOT
 
     folder = os.path.join(ROOT, "data", "paper")
-    zoo = transfer.zoo_table(*transfer.read_zoo(folder))
-    table = transfer.reported_vs_recomputed(zoo, transfer.read_reported(folder))
-    assert len(table) == 2 * len(zoo) and set(table.group) == {"other", "non"}
+    zoo_ti = zoo.zoo_table(*zoo.read_zoo(folder))
+    table = zoo.reported_vs_recomputed(zoo_ti, zoo.read_reported(folder))
+    assert len(table) == 2 * len(zoo_ti) and set(table.group) == {"other", "non"}
     assert (table.difference == table.recomputed - table.reported).all()
-    assert (table.reproduced == (table.difference.abs() <= transfer.REPRODUCED)).all()
+    assert (table.reproduced == (table.difference.abs() <= zoo.REPRODUCED)).all()
     assert table.reproduced.sum() == 30  # of 36: the six that do not are named in the sentence
-    sentence = transfer.reproduction_sentence(table)
+    sentence = zoo.reproduction_sentence(table)
     assert sentence.startswith("30 of 36 published TI values reproduce within 1.1 points; not: ")
     assert sentence.count(" published vs ") == 6 and "Llama3.1-8B-SimpleRL TI_other +72.6 published vs" in sentence
+
+
+def test_a_fixed_sigma_makes_a_pairs_ti_independent_of_the_other_pairs():
+    scores = _scores({"B": [50] * 6, "T1": [60, 60, 55, 55, 40, 40], "T2": [70, 70, 50, 50, 50, 50],
+                      "T3": [90, 90, 20, 20, 10, 10]})
+    one = pd.DataFrame({"model": ["T1"], "base": ["B"]})
+    three = pd.DataFrame({"model": ["T1", "T2", "T3"], "base": ["B"] * 3})
+    pooled_one, pooled_three = (transferability_index(scores, p, GROUPS) for p in (one, three))
+    assert pooled_one.loc["T1", "TI_non"] != pytest.approx(pooled_three.loc["T1", "TI_non"])
+    fixed_one, fixed_three = (transferability_index(scores, p, GROUPS, sigma=SIGMA) for p in (one, three))
+    assert fixed_one.loc["T1", "TI_non"] == pytest.approx(fixed_three.loc["T1", "TI_non"])
+    # sigma 10 everywhere: math delta 1 -> DI 1; non delta -1 -> DI -1; other delta 0.5 -> sqrt(0.5)
+    assert fixed_one.loc["T1", "TI_non"] == pytest.approx(-100)
+    assert fixed_one.loc["T1", "TI_other"] == pytest.approx(100 * math.sqrt(0.5))
+    assert ti.pooled_sigma(scores, three, GROUPS)["math"] == pytest.approx(pd.Series([10, 10, 20, 20, 40, 40]).std(ddof=0))
+    with pytest.raises(ValueError, match="sigma: expected a value for each group"):
+        transferability_index(scores, one, GROUPS, sigma={"math": 1.0})
+
+
+def test_variants_set_the_change_in_points_beside_the_three_indices():
+    scores = _scores({"B": [50] * 6, "T1": [60, 60, 55, 55, 40, 40], "T2": [70, 70, 50, 50, 50, 50]})
+    pairs = pd.DataFrame({"model": ["T1", "T2"], "base": ["B", "B"]})
+    out = ti.variants(scores, pairs, GROUPS, SIGMA)
+    assert out.loc["T1", ["change_math", "change_other", "change_non"]].tolist() == [10, 5, -10]
+    assert out.loc["T1", "TI_non"] == pytest.approx(-100) and out.loc["T1", "TI_fixed_non"] == pytest.approx(-100)
+    assert out.loc["T1", "TI_v1_non"] == pytest.approx(-100)  # -0.2 relative vs +0.2 on math
+
+
+def test_arm_intervals_also_resample_the_seeds():
+    records = _runs_records()
+    runs = transfer.arm_runs(records)
+    pairs, labels = runs.assign(base="base")[["model", "base"]], dict(zip(runs.model, runs.method))
+    with_seeds = transfer.bootstrap_ti(records, pairs, GROUPS, labels=labels, n_resamples=120, seed=1)
+    items_only = transfer.bootstrap_ti(records, pairs, GROUPS, labels=labels, n_resamples=120, seed=1,
+                                       resample_labels=False)
+    assert with_seeds["TI_other"].tolist() == pytest.approx(items_only["TI_other"].tolist())  # same point
+    # grpo's seeds differ on o1 (+10 points in one, 0 in the other): drawing seeds widens its interval
+    width = lambda t: t.loc["grpo", "TI_other_high"] - t.loc["grpo", "TI_other_low"]  # noqa: E731
+    assert width(with_seeds) > width(items_only)
+
+
+def test_one_item_moves_a_tis_most_near_no_change():
+    records = _runs_records()
+    moves = transfer.one_item_moves(records, SIGMA).set_index(["arm", "group"])
+    assert list(moves.columns) == ["change", "TI", "TI_fixed", "TI_v1"]
+    # 20 items a task: one item is 5 points on one of two tasks -> the group mean moves 2.5 points
+    assert moves["change"].tolist() == pytest.approx([2.5] * 4)
+    # grpo-seed0 (math +25 on m1, nothing else): fixed sigma 10, an item on o1 -> delta 0.5 with
+    # weight 1/2 over DI_math (delta 2.5 on m1, weight 1/2) -> 100 * sqrt(0.5) / sqrt(2.5)
+    records0 = records[records.model.isin(["base", "grpo-seed0"])]
+    alone = transfer.one_item_moves(records0, SIGMA).set_index(["arm", "group"])
+    assert alone.loc[("grpo", "other"), "TI_fixed"] == pytest.approx(100 * math.sqrt(0.5) / math.sqrt(2.5))
+
+
+def test_directions_are_stated_only_where_the_interval_excludes_zero():
+    row = pd.Series({"x": 5.0, "x_low": 1.0, "x_high": 9.0, "y": -1.0, "y_low": -3.0, "y_high": 2.0,
+                     "z": float("nan"), "z_low": float("nan"), "z_high": float("nan")})
+    assert [transfer.direction(row, c) for c in "xyz"] == ["above 0", "no direction (the interval spans 0)", "undefined"]
+    records = _runs_records()
+    _, per_arm = transfer.bootstrap_runs(records, n_resamples=20, seed=0, fixed_sigma=SIGMA)
+    lines = transfer.direction_sentences(per_arm)
+    assert len(lines) == 4 and lines[0].startswith("sft-think, other: change (points) ")
+    assert "TI v2 (zoo sigma)" in lines[0] and lines[1].count(": below 0") >= 1

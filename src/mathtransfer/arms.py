@@ -29,7 +29,8 @@ from .storage import atomic_dir
 # TRL log keys -> curve columns (a key an arm does not log stays empty)
 CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
                  "reward": "reward", "reward_std": "reward_std", "completions/mean_length": "completion_length",
-                 "kl": "kl", "entropy": "entropy", "mean_token_accuracy": "token_accuracy"}
+                 "kl": "kl", "entropy": "entropy", "mean_token_accuracy": "token_accuracy",
+                 "num_tokens": "tokens"}  # cumulative prompt + response tokens trained on (TRL's count)
 # the train keys each arm reads (dvc.yaml lists the same ones for its stage)
 SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm", "gradient_checkpointing", "optim",
                "grad_accum", "qlora_fp32_upcast")
@@ -143,7 +144,9 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
     kl_math. kl_math is the checkpoint's distance from the base on math: KL(base || checkpoint) of
     the next-token distributions, exact over the vocabulary, averaged over the tokens of the base's
     own greedy answers to the math items scored here, each with its end of turn (generation.forward_kl;
-    0 at step 0).
+    0 at step 0). kl_math_tokens: the paper's token-level estimate on the same answers
+    (generation.sampled_kl). param_distance: ||theta - theta_base||_2 (full weights; NaN for an
+    adapter run, whose 4-bit base cannot be merged exactly).
     Then the optimizer states of all but the newest checkpoint are dropped (checkpoints.prune_checkpoints):
     only the newest is ever resumed from, the others are kept for their weights."""
     models.free_memory()  # the trainer's model may still sit in a reference cycle
@@ -153,28 +156,34 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
     # full weights: the base's log-probabilities are computed once, at step 0 (positions x vocab, on
     # the CPU); an adapter's base is the same model with the adapter off (no cache of a large vocabulary)
     adapter_run = os.path.isfile(os.path.join(out_dir, "adapter_config.json"))
-    tables, probe, base_lp = [], None, None
+    tables, probe, base_lp, base_state = [], None, None, None
     for step, path in points:
         model, tokenizer = models.load_model(path, "full")
         records = generation.records(model, tokenizer, test, n_items, batch_size, max_new_tokens)
         if step == 0:  # the base: its greedy math answers are the texts every KL is read on
             probe = records.loc[records["group"] == "math", ["prompt", "output"]]
             texts = (list(probe.prompt), list(probe.output))
+            token_ids = generation.response_token_ids(tokenizer, texts[1])
             if not adapter_run:
                 base_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
-            kl = 0.0
+                base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
+            distances = dict(kl_math=0.0, kl_math_tokens=0.0, param_distance=0.0)
         else:
             tuned_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
             if adapter_run:
                 with model.disable_adapter():
                     base_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
-            kl = generation.forward_kl(base_lp, tuned_lp)
+            distances = dict(kl_math=generation.forward_kl(base_lp, tuned_lp),
+                             kl_math_tokens=generation.sampled_kl(base_lp, tuned_lp, token_ids),
+                             param_distance=(float("nan") if adapter_run else
+                                             generation.parameter_distance(base_state, model)))
         table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
-        tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step, kl_math=kl))
+        tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step, **distances))
         model = None  # one model in memory at a time (the GPU profile's are GBs)
         models.free_memory()
     checkpoints.prune_checkpoints(ckpt_dir)
-    return pd.concat(tables)[["step", "task", "group", "accuracy", "n", "kl_math"]].reset_index(drop=True)
+    columns = ["step", "task", "group", "accuracy", "n", "kl_math", "kl_math_tokens", "param_distance"]
+    return pd.concat(tables)[columns].reset_index(drop=True)
 
 
 def group_change(scores: pd.DataFrame) -> pd.DataFrame:

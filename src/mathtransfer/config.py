@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 import yaml
 
 from . import registry
+from .schema import ARMS
+
+SFT_ARMS = tuple(arm for arm, column in ARMS.items() if column)  # the arms trained by SFT on a column
 
 MATH_TASKS = tuple(registry.tasks_in("math"))
 STEP_TASKS = registry.STEP_TASKS
@@ -207,7 +210,7 @@ class TrainConfig:
     sft_lr_by_arm: dict = param({}, "Per-arm SFT learning rates that replace sft_lr (e.g. {rft: 0.0003}), as the "
                                 "sweep rule chose them.", valid=(
                                     lambda v: isinstance(v, dict) and all(
-                                        k in ("sft-think", "sft-nothink", "rft") and isinstance(x, (int, float))
+                                        k in SFT_ARMS and isinstance(x, (int, float))
                                         and not isinstance(x, bool) and 0 < x <= 1 for k, x in v.items()),
                                     "a mapping from sft-think, sft-nothink or rft to a number in (0, 1]"))
     sft_warmup_ratio: float = param(0.1, "Share of the SFT steps with a linear learning-rate warmup (the paper's "
@@ -306,7 +309,7 @@ def arm_lr(cfg: "TrainConfig", arm: str) -> float:
 
 def arm_lrs(cfg: "TrainConfig") -> dict[str, float]:
     """arm_lr of every arm of the study."""
-    return {arm: arm_lr(cfg, arm) for arm in ("sft-think", "sft-nothink", "rft", "grpo")}
+    return {arm: arm_lr(cfg, arm) for arm in ARMS}
 
 
 def _pairs_ok(value) -> bool:
@@ -370,7 +373,7 @@ class WorldCheckConfig:
 
 def _lrs_ok(value) -> bool:
     return isinstance(value, dict) and all(
-        arm in ("sft-think", "sft-nothink", "rft", "grpo") and isinstance(lrs, list) and len(lrs) >= 1
+        arm in ARMS and isinstance(lrs, list) and len(lrs) >= 1
         and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x <= 1 for x in lrs)
         for arm, lrs in value.items())
 

@@ -87,7 +87,7 @@ def at_level(runs: pd.DataFrame, column: str, target: float) -> pd.DataFrame:
     along the run's checkpoints (linear between the two checkpoints around it); NaN for a run that
     never reaches it. first_segment: the level lies between step 0 and the first checkpoint, so the
     reading is an interpolation from the base, not a measurement."""
-    values = [c for c in ("step", "kl", "math", "other", "non") if c in runs and c != column]
+    values = [c for c in ("step", "kl", "tokens", "math", "other", "non") if c in runs and c != column]
     rows = []
     for (arm, seed), run in runs.groupby(["arm", "seed"], sort=False):
         run = run.sort_values("step")
@@ -112,14 +112,32 @@ def kl_path(checkpoints: pd.DataFrame) -> pd.DataFrame:
     return kl.merge(gains(checkpoints), on=["arm", "seed", "step"])
 
 
-def matched_kl(run_kl: pd.DataFrame) -> float:
-    """The matched-KL level: the largest forward KL that every run reaches (the smallest of the
-    runs' largest), rounded down to 3 significant digits."""
-    reached = float(run_kl.groupby(["arm", "seed"]).kl.max().min())
+def token_path(curves: pd.DataFrame, checkpoints: pd.DataFrame) -> pd.DataFrame:
+    """gains() with the training tokens each checkpoint had seen (column tokens: TRL's cumulative
+    num_tokens, prompt + response, padding excluded, read at the last logged step at or before the
+    checkpoint; 0 at step 0). GRPO counts a rollout batch when it is generated, so a checkpoint
+    inside a batch's steps_per_generation steps counts the whole batch; rft counts the tokens it
+    trains on, not those it sampled to build its data. Columns arm, seed, step, tokens, math, other, non."""
+    logged = curves.dropna(subset=["tokens"])[["arm", "seed", "step", "tokens"]].sort_values("step")
+    path = pd.merge_asof(gains(checkpoints).sort_values("step"), logged, on="step", by=["arm", "seed"])
+    path["tokens"] = path["tokens"].where(path["step"] > 0, 0.0).fillna(0.0)
+    columns = ["arm", "seed", "step", "tokens", "math", "other", "non"]
+    return path[columns].sort_values(["arm", "seed", "step"], kind="stable").reset_index(drop=True)
+
+
+def reached_level(runs: pd.DataFrame, column: str) -> float:
+    """The largest level of `column` that every run reaches (the smallest of the runs' largest),
+    rounded down to 3 significant digits: where all runs can be read at equal footing."""
+    reached = float(runs.groupby(["arm", "seed"])[column].max().min())
     if not reached > 0:
         return 0.0
     digits = 2 - math.floor(math.log10(reached))
     return round(math.floor(reached * 10 ** digits) / 10 ** digits, digits)
+
+
+def matched_kl(run_kl: pd.DataFrame) -> float:
+    """The matched-KL level: the largest forward KL that every run reaches (reached_level)."""
+    return reached_level(run_kl, "kl")
 
 
 def read_runs(folder: str, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

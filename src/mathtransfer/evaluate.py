@@ -1,7 +1,8 @@
 """Evaluation: which models the evaluate stage scores, their per-item records and per-task
 accuracy (bootstrap interval over the test items, scipy.stats.bootstrap), and the paper's
 Table 1 / Figure 1 analogues built from the tidy accuracy table: per-arm task means, the seed
-spread, each arm's change over the base per group, and the headline metrics.
+spread, each arm's change over the base per group, the same change scored strictly and with the
+answer marker optional (format or content?), and the headline metrics.
 
 Accuracy tables have one row per model and task (columns of `accuracy` below); "arms" are the
 trained methods of schema.ARMS, compared with the one model whose method is "base".
@@ -70,8 +71,10 @@ def accuracy(records: pd.DataFrame, model: str, method: str, seed: int, confiden
              n_resamples: int = 1000, rng_seed: int = 0) -> pd.DataFrame:
     """Tidy per-task accuracy with a bootstrap interval over test items (scipy.stats.bootstrap,
     percentile method): model, method, seed, task, benchmark, group, accuracy, ci_low, ci_high,
-    n, chance."""
+    n, chance, accuracy_lenient (the mean of the records' lenient scores; of score for records
+    written before that column existed)."""
     rows = []
+    lenient_column = "lenient" if "lenient" in records else "score"
     for (task, benchmark, group), items in records.groupby(["task", "benchmark", "group"], sort=False):
         scores = items["score"].to_numpy(float)
         if len(scores) > 1 and scores.min() < scores.max():
@@ -82,7 +85,7 @@ def accuracy(records: pd.DataFrame, model: str, method: str, seed: int, confiden
             low = high = float(scores.mean())
         rows.append(dict(model=model, method=method, seed=seed, task=task, benchmark=benchmark, group=group,
                          accuracy=float(scores.mean()), ci_low=low, ci_high=high, n=len(scores),
-                         chance=chance(task)))
+                         chance=chance(task), accuracy_lenient=float(items[lenient_column].mean())))
     return pd.DataFrame(rows)
 
 
@@ -159,6 +162,34 @@ def gain_sentences(gains: pd.DataFrame) -> list[str]:
         mean, low, high = change.mean(), change.min(), change.max()
         lines.append(f"{arm}: math {mean['math']:+.1f} (seeds {low['math']:+.1f} to {high['math']:+.1f}), "
                      f"other {mean['other']:+.1f}, non-reasoning {mean['non']:+.1f} points")
+    return lines
+
+
+def format_vs_content(acc: pd.DataFrame) -> pd.DataFrame:
+    """Is a change knowledge or format? Per arm and group (seed means of the group's task means,
+    points): the change over the base scored strictly (`strict`) and with the answer marker
+    optional (`lenient`: the content change), and `format` = strict - lenient, the part of the
+    strict change that is the lost marker. Sorted by arm (schema.ARMS order), then group."""
+    rows = []
+    for column, name in (("accuracy", "strict"), ("accuracy_lenient", "lenient")):
+        change = group_gains(acc.assign(accuracy=acc[column]))
+        rows.append(change.groupby(["arm", "group"])["change"].mean().rename(name))
+    table = pd.concat(rows, axis=1).reset_index()
+    table["format"] = table["strict"] - table["lenient"]
+    order = {arm: i for i, arm in enumerate(ARMS)} | {g: i for i, g in enumerate(GROUPS)}
+    return table.sort_values(["arm", "group"], key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def format_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per arm (format_vs_content's table): its other and non-reasoning changes,
+    strict and lenient, and how much of the strict change is the missing answer marker."""
+    lines = []
+    for arm in arms_in(table):
+        row = table[table["arm"] == arm].set_index("group")
+        parts = [f"{label} {row.loc[group, 'strict']:+.1f} points strict, {row.loc[group, 'lenient']:+.1f} lenient: "
+                 f"{round(row.loc[group, 'format'], 1) + 0:+.1f} of it the missing answer marker"  # + 0: no "-0.0"
+                 for group, label in (("other", "other"), ("non", "non-reasoning")) if group in row.index]
+        lines.append(f"{arm}: " + "; ".join(parts))
     return lines
 
 

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from datasets import Dataset
 
-from .models import chat_prompts, end_of_turn_ids
-from .scorers import score
+from .models import chat_prompts, end_of_turn_ids, free_memory
+from .scorers import score, score_lenient
 from .tasks.scoring import extract_answer
 
 
@@ -47,7 +47,7 @@ def generate(model, tokenizer, prompts: list[str], batch_size: int = 64, max_new
             if batch_size == 1:
                 raise
             del batch
-            torch.cuda.empty_cache()
+            free_memory()
             batch_size //= 2
             print(f"generation: out of memory at {len(idx)} prompts per batch; retrying with {batch_size}")
             continue
@@ -72,10 +72,11 @@ def first_per_task(test: Dataset, n_per_task: int) -> Dataset:
 def records(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int, max_new_tokens: int,
              sampled_tasks=(), n_samples: int = 1, temperature: float = 0.6, top_p: float = 0.95,
              seed: int = 0) -> pd.DataFrame:
-    """Per-item records: id, task, group, benchmark, prompt, answer, output, parsed, score, samples.
+    """Per-item records: id, task, group, benchmark, prompt, answer, output, parsed, score, lenient
+    (the score with the answer marker optional: scorers.score_lenient), samples.
 
     Greedy decoding, except for `sampled_tasks`, whose items get n_samples sampled answers
-    (temperature, top_p) and score the mean of theirs, as the paper does for AIME and GPQA;
+    (temperature, top_p) and score (and lenient) the mean of theirs, as the paper does for AIME and GPQA;
     output and parsed then show the first sample."""
     items = first_per_task(test, n_per_task)
     prompts = items["prompt"]
@@ -95,8 +96,12 @@ def records(model, tokenizer, test: Dataset, n_per_task: int, batch_size: int, m
     records = items.select_columns(["id", "task", "group", "benchmark", "prompt", "answer", "meta"]).to_pandas()
     records["output"] = [o[0] for o in outputs]
     records["parsed"] = [extract_answer(o[0]) for o in outputs]
-    records["score"] = [sum(score(t, x, a, m) for x in o) / len(o) for t, o, a, m in
-                        zip(records["task"], outputs, records["answer"], records["meta"])]
+    strict = [[score(t, x, a, m) for x in o] for t, o, a, m in
+              zip(records["task"], outputs, records["answer"], records["meta"])]
+    records["score"] = [sum(s) / len(s) for s in strict]
+    # the same score with the answer marker optional: knowledge apart from format (evaluate.format_vs_content)
+    records["lenient"] = [sum(score_lenient(t, x, a, m, s) for x, s in zip(o, ss)) / len(o) for t, o, a, m, ss in
+                          zip(records["task"], outputs, records["answer"], records["meta"], strict)]
     records["samples"] = [len(o) for o in outputs]
     return records.drop(columns="meta")
 
@@ -133,6 +138,12 @@ def position_logprobs(model, sequences: list[list[int]], starts: list[int], pad:
             for i, (s, start) in enumerate(zip(sequences, starts))]
 
 
+def response_token_ids(tokenizer, responses: list[str]) -> list[list[int]]:
+    """Each response's token ids followed by the token that ends the turn (response_logprobs' targets)."""
+    end = end_of_turn_ids(tokenizer)[-1:]
+    return [ids + end for ids in tokenizer(list(responses), add_special_tokens=False)["input_ids"]]
+
+
 def response_logprobs(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 32
                       ) -> list[torch.Tensor]:
     """position_logprobs of each (user prompt, response) pair in the chat template, on the CPU. Each
@@ -140,8 +151,7 @@ def response_logprobs(model, tokenizer, prompts: list[str], responses: list[str]
     empty answer still has that one position."""
     model.eval()
     prompt_ids = tokenizer(chat_prompts(tokenizer, prompts), add_special_tokens=False)["input_ids"]
-    end = end_of_turn_ids(tokenizer)[-1:]
-    response_ids = [ids + end for ids in tokenizer(list(responses), add_special_tokens=False)["input_ids"]]
+    response_ids = response_token_ids(tokenizer, responses)
     out = []
     for start in range(0, len(prompts), batch_size):
         batch = range(start, min(start + batch_size, len(prompts)))
@@ -161,3 +171,26 @@ def forward_kl(base: list[torch.Tensor], tuned: list[torch.Tensor]) -> float:
         total += float((lp_base.exp() * (lp_base - lp_tuned)).sum(-1).clamp(min=0).sum())
         positions += lp_base.shape[0]
     return total / positions if positions else float("nan")
+
+
+def sampled_kl(base: list[torch.Tensor], tuned: list[torch.Tensor], token_ids: list[list[int]]) -> float:
+    """The paper's token-level "KL" estimate on given responses: |mean over their actual tokens of
+    log p_base(y_t) - log p_tuned(y_t)| (pooled over every position; tokens.py's kl_paper is the
+    same estimator on the tuned model's own samples). NaN when there are no positions."""
+    total, positions = 0.0, 0
+    for lp_base, lp_tuned, ids in zip(base, tuned, token_ids):
+        index = torch.tensor(ids[:lp_base.shape[0]]).unsqueeze(-1)
+        total += float((lp_base.double().gather(-1, index) - lp_tuned.double().gather(-1, index)).sum())
+        positions += index.shape[0]
+    return abs(total) / positions if positions else float("nan")
+
+
+@torch.no_grad()
+def parameter_distance(base: dict[str, torch.Tensor], model) -> float:
+    """||theta - theta_base||_2 over every parameter the two share by name (float64); base:
+    name -> tensor from the base's named_parameters (a tied weight counts once)."""
+    total = 0.0
+    for name, value in model.named_parameters():
+        if name in base:
+            total += float(((value.detach().cpu().double() - base[name].double()) ** 2).sum())
+    return total ** 0.5

@@ -16,7 +16,10 @@ Two poolings, named as such:
 Also reported (not in the paper): d_layers, the mean over layers of each layer's centroid
 distance. PCA's sign is arbitrary per layer, so the paper's layer average can cancel shifts;
 d_layers cannot.
-Texts here are the test items' prompt and reference answer in the chat layout the models read.
+Texts here are the test items' prompt and a correct reference answer in the chat layout the models
+read (probe_items): the world's base-style target where its task's scorer marks it right, else
+the gold answer (the world writes wrong targets at a share, which would be no reference; hub
+items have no target).
 `shift_table` runs the whole analysis over a list of models.Run (base features computed once per
 base); `group_distances`, `versus_grpo` and `metrics` condense its table for the notebook and
 reports/metrics/latent.json.
@@ -32,9 +35,24 @@ from sklearn.decomposition import PCA
 
 from .models import free_memory, load_model
 from .schema import GROUPS
+from .scorers import score
 
 POOLINGS = ("paper", "mask")
 MEASURES = ("d", "d_layers")
+
+
+def probe_items(items: pd.DataFrame, n_per_task: int) -> pd.DataFrame:
+    """The first n_per_task items of each task (columns task, prompt, target, answer, meta), with
+    a correct reference answer in a column `reference`: the first of (the base-style target, the
+    gold as `Answer: X`, the bare gold) that the task's scorer gives full marks; hub items have no
+    target. An item none of them is right for (none in the mini-world) is left out."""
+    rows = []
+    for item in items.itertuples(index=False):
+        candidates = [c for c in (item.target, f"Answer: {item.answer}", item.answer) if c]
+        right = [c for c in candidates if score(item.task, c, item.answer, item.meta) == 1.0]
+        rows.append(right[0] if right else None)
+    kept = items.assign(reference=rows).dropna(subset=["reference"])
+    return kept.groupby("task", sort=False).head(n_per_task).reset_index(drop=True)
 
 
 def texts(tokenizer, prompts: list[str], answers: list[str]) -> list[str]:
@@ -107,14 +125,13 @@ def shift(base_features: dict[str, dict[str, np.ndarray]], tuned_features: dict[
 
 
 def shift_table(runs, items: pd.DataFrame, cfg) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every run (models.Run) against its base on `items` (columns task, group, prompt, target,
-    answer), with cfg a config.LatentConfig. Each base's texts and features are computed once,
+    """Every run (models.Run) against its base on `items` (columns task, group, prompt, reference:
+    probe_items), with cfg a config.LatentConfig. Each base's texts and features are computed once,
     however many runs share it. Returns (summary: model, arm, seed, task, group, pooling, d,
     d_layers; layers: pca_shift's columns, task, pooling, model, arm, seed, group), in run order."""
     tasks = list(dict.fromkeys(items["task"]))
     group_of = dict(zip(items["task"], items["group"]))
-    # the base-style target (mini-world) or else the gold answer (hub items have no target)
-    answers = [target or answer for target, answer in zip(items["target"], items["answer"])]
+    answers = list(items["reference"])
     prompts = list(items["prompt"])
     rows_of = {t: [i for i, task in enumerate(items["task"]) if task == t] for t in tasks}
     texts_of, base_features, summaries, layers = {}, {}, [], []

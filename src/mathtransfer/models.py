@@ -145,8 +145,9 @@ def load_model(name_or_path: str, mode: str = "full", *, lora_r: int = 16, lora_
     name_or_path = resolve(name_or_path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = default_dtype(device)
-    adapter = base_of_adapter(name_or_path) is not None
-    base_path = base_of_adapter(name_or_path) or name_or_path
+    adapter_base = base_of_adapter(name_or_path)
+    adapter = adapter_base is not None
+    base_path = adapter_base or name_or_path
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     tokenizer.padding_side = "left"  # batched generation needs left padding
     kwargs = dict(dtype=dtype)

@@ -120,6 +120,11 @@ def matched_kl(run_kl: pd.DataFrame, title: str = "Change on other skills agains
     return fig
 
 
+def matched_tokens(run_tokens: pd.DataFrame, title: str = "Change on other skills against training tokens"):
+    """matched_gain with the training tokens seen (prompt + response) as x."""
+    return matched_gain(run_tokens, title, x="tokens", xlabel="training tokens seen (prompt + response)")
+
+
 def group_gains(gains: pd.DataFrame, title: str = "Change over the base, per group"):
     """Figure 1 analogue: bars of each arm's mean change per group, with one dot per seed.
     gains has columns arm, seed, group, change (accuracy points, 0-100)."""
@@ -247,6 +252,51 @@ def lr_sweep(sweep_gains: pd.DataFrame, title: str = "Learning-rate sweep (one s
                     ax.get_legend().remove()
             else:
                 ax.legend(title="lr", fontsize=7, title_fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def forgetting_fits(points: pd.DataFrame, fits: pd.DataFrame, labels: dict[str, str],
+                    title: str = "Forgetting against distance from the base, every checkpoint"):
+    """Rows: other, non-reasoning; columns: the predictors (labels: column -> axis label). Each
+    checkpoint a dot (coloured by arm), the quadratic fit a*x + b*x^2 (fits: predictor, group, a,
+    b, r2) a line, its R^2 in the panel's title."""
+    predictors = [p for p in labels if p in points and points[p].notna().any()]
+    fig, axes = plt.subplots(2, len(predictors), figsize=(4 * len(predictors), 7), squeeze=False)
+    hue_order = [a for a in ARM_ORDER if a in set(points["arm"])]
+    for row, group in enumerate(["other", "non"]):
+        for col, predictor in enumerate(predictors):
+            ax = axes[row][col]
+            sns.scatterplot(data=points.assign(drop=-points[group]), x=predictor, y="drop", hue="arm",
+                            hue_order=hue_order, s=18, ax=ax, legend=(row == 0 and col == 0))
+            fit = fits[(fits.predictor == predictor) & (fits.group == group)].iloc[0]
+            x = np.linspace(0, float(points[predictor].max()), 100)
+            ax.plot(x, fit.a * x + fit.b * x ** 2, color="black", linewidth=1)
+            ax.set_xscale("symlog", linthresh=float(points[predictor][points[predictor] > 0].min()))
+            ax.set_title(f"{GROUP_LABELS[group]}: R^2 {fit.r2:.2f}", fontsize=10)
+            ax.set_xlabel(labels[predictor])
+            ax.set_ylabel("drop in accuracy" if col == 0 else "")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def transitions(table: pd.DataFrame, title: str = "Items forgotten and gained, per group (seed means)"):
+    """Per group (panel) and arm: the share of items forgotten (right -> wrong, drawn below 0) and
+    gained (wrong -> right, above 0), the mean over the group's tasks. table: forgetting.transitions."""
+    by_group = table.groupby(["arm", "group"], sort=False)[["forgotten", "gained"]].mean().reset_index()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True)
+    hue_order = [a for a in ARM_ORDER if a in set(by_group["arm"])]
+    for ax, group in zip(axes, GROUP_ORDER):
+        part = by_group[by_group.group == group].set_index("arm").reindex(hue_order)
+        ax.bar(hue_order, part["gained"], color="tab:green", label="gained")
+        ax.bar(hue_order, -part["forgotten"], color="tab:red", label="forgotten")
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_title(GROUP_LABELS[group])
+        ax.tick_params(axis="x", rotation=30)
+    axes[0].set_ylabel("share of items (forgotten below 0)")
+    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -53,6 +53,9 @@ SECTIONS = {
                          "How far each arm moves the hidden representations from the base, per layer."),
     "07_tokens": Section("Token-distribution shift", "§4.2, Figures 4-5, Table 8", "tokens",
                          "KL, rank shift, and which tokens shift between each arm and the base."),
+    "08_forgetting": Section("What predicts forgetting", "§5 and beyond", "forgetting",
+                             "The arms' recipes side by side, forgetting against three distances from the "
+                             "base, update sparsity and rank, items forgotten and gained."),
 }
 
 # The lab template without its <script> loads, each code cell's input folded.

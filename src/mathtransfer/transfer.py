@@ -1,109 +1,53 @@
-"""The Transferability Index (TI): how much of a model's math gain carries over to other groups.
+"""Transfer of our runs: the Transferability Index of every trained run and arm against the base,
+with intervals, in four readings side by side, and the sentences that state what they support.
 
-v2 (the paper's definition; ../shared/paper/README.md), for group g and benchmark b in g, scores
-R in percent (0-100):
-    dR_b = R_b(tuned) - R_b(base);  delta_b = dR_b / sigma_g
-    s_b = sign(delta_b) * sqrt(|delta_b|);  w_b = (100 - R_b(base)), normalised to sum 1 within g
-    DI_g = sum_b w_b s_b;  TI_g = 100 * DI_g / DI_math   for g in {other, non}
-sigma_g is the standard deviation of dR pooled over ALL pairs given and g's benchmarks (the
-reading that reproduces the published values), so a model's TI depends on the set it is
-compared within: pass the comparison set you mean. With no spread at all (every change in the
-group equal) the scaling is undefined and so is TI, unless nothing changed.
-v1 (simpler): dR_g = mean_b (R_tuned - R_base) / R_base;  TI_g = 100 * dR_g / dR_math; a benchmark
-whose base score is 0 has no relative gain and is left out of its group's mean.
-TI > 0: positive transfer, TI < 0: forgetting. TI is undefined (NaN) unless the math term is > 0:
-a model that lost on math has no gain to transfer (a ratio of two losses would read as transfer).
-Besides the index itself (transferability_index, bootstrap_ti), the tables notebook 05 shows and
-writes: the paper's zoo (data/paper/), our arms from notebook 04's per-item records (per run and
-per arm, with intervals), the released models of evaluation.zoo scored here, and the headline
-metrics; and the sentences that state its conclusions from those numbers.
-Left out: scoring models (evaluate.py writes the records read here), figures (plots.py).
+Readings (ti.variants), per group g: change_g (the mean change over g's tasks, in points; math
+too), TI_g (v2, sigma pooled over all our runs: the paper's reading, which depends on the set of
+arms compared), TI_fixed_g (v2 with the zoo's sigma, declared: independent of the other arms) and
+TI_v1_g (relative gains). Tasks play the benchmarks' part (task_groups).
+Intervals (bootstrap_ti): 95% percentiles from resampling test items (paired: every model gets
+the same resampled items of a task); an arm's interval also resamples its training seeds (the
+seeds' values drawn with replacement in every resample), so it covers seed variation as well.
+one_item_moves says how many points one test item moves each reading of a run: the signed square
+root in v2 has an infinite slope at zero, so near no change one item moves TI_v2 a lot.
+Left out: the index itself (ti.py), the paper's zoo (zoo.py), scoring (evaluate.py), figures (plots.py).
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .schema import ARMS, GROUPS
+from .ti import pooled_sigma, transferability_index, variants
 
-VERSIONS = ("v1", "v2")
 BASE = "base"  # the shared base's model name and method in notebook 04's records
-# the paper's Table 1 columns (data/paper/zoo_scores.tsv) by group
-ZOO_GROUPS = {"math": ["AIME24", "AIME25", "MATH500", "Olympiad"],
-              "other": ["GPQA", "LiveCodeBench2", "ACPBench", "HeadQA"],
-              "non": ["CoQA", "MC-TACO", "IFEval", "HaluEval"]}
+Measure = Callable[[pd.DataFrame, pd.DataFrame, dict], pd.DataFrame]  # (scores, pairs, groups) -> per model
 
 
-def _check(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict) -> None:
-    for column in ("model", "base"):
-        if column not in pairs:
-            raise ValueError(f"pairs: needs columns model and base, got {list(pairs.columns)}")
-        missing = sorted(set(pairs[column]) - set(scores.index))
-        if missing:
-            raise ValueError(f"scores: no row for {column} {missing[0]!r}; rows are the models scored")
-    if "math" not in groups:
-        raise ValueError(f"groups: needs a 'math' group (TI is relative to it), got {sorted(groups)}")
-    for name, benchmarks in groups.items():
-        absent = [b for b in benchmarks if b not in scores.columns]
-        if not benchmarks or absent:
-            raise ValueError(f"groups[{name!r}]: benchmark {absent[0] if absent else None!r} is not a column of scores")
-    values = scores[[b for bs in groups.values() for b in bs]]
-    if values.isna().any().any() or not values.apply(lambda c: c.between(0, 100)).all().all():
-        raise ValueError("scores: expected accuracies in percent, 0 to 100, without gaps")
+def _v2(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict) -> pd.DataFrame:
+    return transferability_index(scores, pairs, groups, "v2")
 
 
-def _v2_terms(tuned: pd.DataFrame, base: pd.DataFrame, benchmarks: list[str]) -> np.ndarray:
-    d = (tuned[benchmarks].to_numpy(float) - base[benchmarks].to_numpy(float))
-    sigma = d.std()  # pooled over every pair and benchmark of the group (population std)
-    # no spread: unchanged scores are 0, equal non-zero changes cannot be scaled (undefined)
-    delta = d / sigma if sigma > 0 else np.where(d == 0, 0.0, np.nan)
-    w = 100.0 - base[benchmarks].to_numpy(float)
-    w_sum = w.sum(axis=1, keepdims=True)
-    w = np.divide(w, w_sum, out=np.full_like(w, 1.0 / w.shape[1]), where=w_sum > 0)
-    return (w * np.sign(delta) * np.sqrt(np.abs(delta))).sum(axis=1)
-
-
-def _v1_terms(tuned: pd.DataFrame, base: pd.DataFrame, benchmarks: list[str]) -> np.ndarray:
-    b = base[benchmarks].to_numpy(float)
-    rel = np.divide(tuned[benchmarks].to_numpy(float) - b, b, out=np.full_like(b, np.nan), where=b > 0)
-    with np.errstate(all="ignore"):
-        return np.nanmean(rel, axis=1)
-
-
-def transferability_index(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, list[str]],
-                          version: str = "v2") -> pd.DataFrame:
-    """TI_other and TI_non (and the per-group terms) for every (model, base) pair.
-
-    scores: indexed by model, one column per benchmark (0-100). pairs: columns model and base.
-    groups: group name (math, other, non) -> benchmark columns. Returns a DataFrame indexed by
-    model with TI_<group> for every group but math, and DI_<group> (v2) or dR_<group> (v1)."""
-    if version not in VERSIONS:
-        raise ValueError(f"version: expected one of {', '.join(VERSIONS)}, got {version!r}")
-    _check(scores, pairs, groups)
-    tuned, base = scores.loc[pairs["model"]], scores.loc[pairs["base"]]
-    terms = _v2_terms if version == "v2" else _v1_terms
-    name = "DI" if version == "v2" else "dR"
-    out = pd.DataFrame(index=pd.Index(pairs["model"], name="model"))
-    for group, benchmarks in groups.items():
-        out[f"{name}_{group}"] = terms(tuned, base, list(benchmarks))
-    math = out[f"{name}_math"].where(out[f"{name}_math"] > 0)  # no math gain: TI undefined
-    for group in groups:
-        if group != "math":
-            out[f"TI_{group}"] = 100 * out[f"{name}_{group}"] / math
-    ti = [c for c in out.columns if c.startswith("TI_")]
-    return out[ti + [c for c in out.columns if c not in ti]]
+def _label_means(frame: pd.DataFrame, members: dict[str, list[str]], rng: np.random.Generator | None) -> pd.DataFrame:
+    """Per label: the mean of its models' rows; with rng, of its models drawn with replacement."""
+    rows = {label: frame.loc[models if rng is None else list(rng.choice(models, len(models)))].mean()
+            for label, models in members.items()}
+    return pd.DataFrame(rows).T
 
 
 def bootstrap_ti(records: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, list[str]],
                  labels: dict[str, str] | None = None, n_resamples: int = 1000, confidence: float = 0.95,
-                 seed: int = 0, version: str = "v2") -> pd.DataFrame:
-    """TI with percentile intervals from resampling test items (paired: every model gets the
-    same resampled items of a task). records: columns model, task, id, score (0-1), one row per
-    model and item; groups name tasks. labels (model -> label, e.g. its arm) averages the TIs of
-    the models sharing a label within each resample, which gives a seed-averaged arm interval.
-    Returns, per model (or label): TI_<g>, TI_<g>_low, TI_<g>_high for g in groups but math, and
-    undefined_share: the share of resamples in which TI was undefined (math term not > 0; for a
-    label, for all of its models)."""
+                 seed: int = 0, measure: Measure = _v2, resample_labels: bool = True) -> pd.DataFrame:
+    """A measure (default TI v2, pooled sigma) with percentile intervals from resampling test items.
+
+    records: columns model, task, id, score (0-1), one row per model and item; groups name tasks.
+    labels (model -> label, e.g. its arm) averages the values of the models sharing a label; with
+    resample_labels those models (its seeds) are also drawn with replacement in every resample.
+    Returns, per model (or label): every TI_ and change_ column of the measure with _low and
+    _high, and undefined_share: the share of resamples in which the first TI was undefined (math
+    term not > 0; for a label, for all of its models)."""
     tasks = [t for ts in groups.values() for t in ts]
     models = sorted(set(pairs["model"]) | set(pairs["base"]))
     arrays = {}
@@ -114,18 +58,21 @@ def bootstrap_ti(records: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, l
             raise ValueError(f"records: task {task!r} lacks items for model {(missing or models)[0]!r}; "
                              "every model must be scored on the same items")
         arrays[task] = wide[models].to_numpy(float)
+    members = {}
+    for model, label in (labels or {}).items():
+        members.setdefault(label, []).append(model)
     rng = np.random.default_rng(seed)
-    key = (lambda ti: ti.groupby(labels).mean()) if labels else (lambda ti: ti)
-    point = key(transferability_index(_scores(arrays, models), pairs, groups, version))
+    key = (lambda frame, r: _label_means(frame, members, r)) if labels else (lambda frame, r: frame)
+    point = key(measure(_scores(arrays, models), pairs, groups), None)
     draws = []
     for _ in range(n_resamples):
         picks = {t: a[rng.integers(0, len(a), len(a))] for t, a in arrays.items()}
-        draws.append(key(transferability_index(_scores(picks, models), pairs, groups, version)))
+        draws.append(key(measure(_scores(picks, models), pairs, groups), rng if resample_labels else None))
     stacked = pd.concat(draws)
     out = pd.DataFrame(index=point.index)
     alpha = (1 - confidence) / 2
-    for column in [c for c in point.columns if c.startswith("TI_")]:
-        by = stacked[column].groupby(level=0)
+    for column in [c for c in point.columns if c.startswith(("TI_", "change_"))]:
+        by = stacked[column].astype(float).groupby(level=0)
         out[column] = point[column]
         out[column + "_low"] = by.quantile(alpha)
         out[column + "_high"] = by.quantile(1 - alpha)
@@ -136,71 +83,6 @@ def bootstrap_ti(records: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, l
 def _scores(arrays: dict[str, np.ndarray], models: list[str]) -> pd.DataFrame:
     """Per-task accuracy in percent (models x tasks) from item-score arrays (items x models)."""
     return pd.DataFrame({t: 100 * a.mean(axis=0) for t, a in arrays.items()}, index=models)
-
-
-# --- the paper's model zoo (section 2.1): scores copied from the paper into data/paper/
-
-
-def read_zoo(folder: str = "data/paper") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scores indexed by model, one column per benchmark in percent; pairs: model, base, method)."""
-    scores = pd.read_csv(f"{folder}/zoo_scores.tsv", sep="\t", index_col="Model")
-    return scores, pd.read_csv(f"{folder}/zoo_pairs.tsv", sep="\t")
-
-
-def zoo_table(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, list[str]] = ZOO_GROUPS) -> pd.DataFrame:
-    """TI v2 (and its DI terms) of every zoo pair, sigma pooled over all pairs, with v1's TIs
-    (suffix _v1), the base and the method (RL or SFT) beside it."""
-    v2 = transferability_index(scores, pairs, groups, "v2")
-    v1 = transferability_index(scores, pairs, groups, "v1")
-    ti_v1 = [f"TI_{g}" for g in groups if g != "math"]
-    return v2.join(v1[ti_v1].add_suffix("_v1")).join(pairs.set_index("model")[["base", "method"]])
-
-
-def zoo_by_method(zoo: pd.DataFrame) -> pd.DataFrame:
-    """Per method: the median TI_other and TI_non, how many pairs have each above 0, and the pairs."""
-    ti = zoo[["TI_other", "TI_non"]]
-    positive = (ti > 0).groupby(zoo["method"]).sum().add_suffix(" > 0")
-    return (ti.groupby(zoo["method"]).median().add_suffix(" median").join(positive)
-              .join(zoo["method"].value_counts().rename("pairs")))
-
-
-def zoo_sentences(zoo: pd.DataFrame) -> list[str]:
-    """Per group: the median TI of the RL and of the SFT pairs, and how many of each are positive."""
-    rl, sft = zoo[zoo["method"] == "RL"], zoo[zoo["method"] == "SFT"]
-    return [f"TI_{g}: median RL {rl[f'TI_{g}'].median():+.1f} ({(rl[f'TI_{g}'] > 0).sum()} of {len(rl)} positive), "
-            f"median SFT {sft[f'TI_{g}'].median():+.1f} ({(sft[f'TI_{g}'] > 0).sum()} of {len(sft)} positive)"
-            for g in ("other", "non")]
-
-
-REPRODUCED = 1.1  # TI points: a recomputed zoo TI this close to the published one counts as reproduced
-
-
-def read_reported(folder: str = "data/paper") -> pd.DataFrame:
-    """The TI values the paper publishes for its zoo (ti_reported.tsv: model, base, method, TI_other,
-    TI_non), indexed by model."""
-    return pd.read_csv(f"{folder}/ti_reported.tsv", sep="\t", index_col="model")
-
-
-def reported_vs_recomputed(zoo: pd.DataFrame, reported: pd.DataFrame, tolerance: float = REPRODUCED) -> pd.DataFrame:
-    """Per zoo pair and group: the published TI, ours recomputed from the published per-benchmark
-    scores (zoo_table), their difference and whether it is within `tolerance`."""
-    rows = []
-    for model in zoo.index:
-        for group in ("other", "non"):
-            published, ours = reported.loc[model, f"TI_{group}"], zoo.loc[model, f"TI_{group}"]
-            rows.append(dict(model=model, method=zoo.loc[model, "method"], group=group, reported=published,
-                             recomputed=ours, difference=ours - published,
-                             reproduced=bool(abs(ours - published) <= tolerance)))
-    return pd.DataFrame(rows)
-
-
-def reproduction_sentence(table: pd.DataFrame, tolerance: float = REPRODUCED) -> str:
-    """How many published TI values reproduce, and which do not (with both values)."""
-    missed = table[~table["reproduced"]]
-    listed = "; ".join(f"{r.model} TI_{r.group} {r.reported:+.1f} published vs {r.recomputed:+.1f} recomputed"
-                       for r in missed.itertuples())
-    return (f"{int(table['reproduced'].sum())} of {len(table)} published TI values reproduce within {tolerance} "
-            f"points" + (f"; not: {listed}" if listed else ""))
 
 
 # --- our runs, from notebook 04's per-item records (columns model, method, seed, task, group, id, score)
@@ -229,23 +111,86 @@ def run_ti(records: pd.DataFrame) -> pd.DataFrame:
     return transferability_index(percent_scores(records), pairs, task_groups(records)).join(runs.set_index("model"))
 
 
-def bootstrap_runs(records: pd.DataFrame, n_resamples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per run and arm, per arm): TI with 95% intervals from resampling test items (bootstrap_ti),
-    per run and per arm (the mean of its seeds' TIs in each resample). The first is the tidy
-    table of transfer.csv: the runs (model, method, seed), then each arm as model "mean of seeds"."""
+def bootstrap_runs(records: pd.DataFrame, n_resamples: int, seed: int,
+                   fixed_sigma: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per run and arm, per arm): the readings of ti.variants (fixed_sigma: group -> sigma, e.g.
+    zoo.zoo_sigma) with 95% intervals; per run over items, per arm (the mean of its seeds) over
+    items and seeds. The first is the tidy table of transfer.csv: the runs (model, method, seed),
+    then each arm as model "mean of seeds"."""
     runs = arm_runs(records)
     pairs, groups = runs.assign(base=BASE)[["model", "base"]], task_groups(records)
-    per_run = bootstrap_ti(records, pairs, groups, n_resamples=n_resamples, seed=seed)
+    measure = lambda scores, p, g: variants(scores, p, g, fixed_sigma)  # noqa: E731
+    per_run = bootstrap_ti(records, pairs, groups, n_resamples=n_resamples, seed=seed, measure=measure)
     per_arm = bootstrap_ti(records, pairs, groups, labels=dict(zip(runs["model"], runs["method"])),
-                           n_resamples=n_resamples, seed=seed)
+                           n_resamples=n_resamples, seed=seed, measure=measure)
     table = pd.concat([per_run.join(runs.set_index("model")).rename_axis("model").reset_index(),
                        per_arm.rename_axis("method").reset_index().assign(model="mean of seeds", seed=pd.NA)])
     return table, per_arm
 
 
+def one_item_moves(records: pd.DataFrame, fixed_sigma: dict[str, float]) -> pd.DataFrame:
+    """Per arm and group (other, non): by how many points one test item (one more or one fewer
+    right on a task of the group, whichever is possible, the largest over the group's tasks)
+    moves one run's reading, averaged over the arm's runs. Sigma is held at its value (pooled or
+    fixed), so this is the index's own sensitivity. Columns: arm, group, change, TI, TI_fixed, TI_v1."""
+    runs, groups, scores = arm_runs(records), task_groups(records), percent_scores(records)
+    pairs = runs.assign(base=BASE)[["model", "base"]]
+    pooled = pooled_sigma(scores, pairs, groups)
+    items = records.groupby(["model", "task"]).size()
+
+    def readings(table: pd.DataFrame, model: str) -> dict[str, float]:
+        one = pairs[pairs["model"] == model]
+        v2 = transferability_index(table, one, groups, "v2", sigma=pooled).loc[model]
+        fixed = transferability_index(table, one, groups, "v2", sigma=fixed_sigma).loc[model]
+        v1 = transferability_index(table, one, groups, "v1").loc[model]
+        return {g: dict(change=table.loc[model, groups[g]].mean() - table.loc[BASE, groups[g]].mean(),
+                        TI=v2[f"TI_{g}"], TI_fixed=fixed[f"TI_{g}"], TI_v1=v1[f"TI_{g}"]) for g in ("other", "non")}
+
+    rows = []
+    for model, arm in zip(runs["model"], runs["method"]):
+        now = readings(scores, model)
+        for g in ("other", "non"):
+            moves = []
+            for task in groups[g]:
+                step = 100 / items[(model, task)]
+                for sign in (1, -1):
+                    if 0 <= scores.loc[model, task] + sign * step <= 100:
+                        moved = scores.copy()
+                        moved.loc[model, task] += sign * step
+                        after = readings(moved, model)[g]
+                        moves.append({k: abs(after[k] - now[g][k]) for k in after})
+            rows.append(dict(arm=arm, group=g, **pd.DataFrame(moves).max().to_dict()))
+    return pd.DataFrame(rows).groupby(["arm", "group"], sort=False).mean().reset_index()
+
+
 def arm_order(per_arm: pd.DataFrame) -> list[str]:
     """The arms of a per-arm table, in schema.ARMS order."""
     return [arm for arm in ARMS if arm in per_arm.index]
+
+
+READINGS = {"change": "change (points)", "TI": "TI v2 (pooled sigma)", "TI_fixed": "TI v2 (zoo sigma)",
+            "TI_v1": "TI v1"}
+
+
+def direction(row: pd.Series, column: str) -> str:
+    """"above 0", "below 0" or "no direction (the interval spans 0)" for a column with _low/_high,
+    "undefined" when it is."""
+    value, low, high = row[column], row[column + "_low"], row[column + "_high"]
+    if pd.isna(value):
+        return "undefined"
+    return "above 0" if low > 0 else "below 0" if high < 0 else "no direction (the interval spans 0)"
+
+
+def direction_sentences(per_arm: pd.DataFrame) -> list[str]:
+    """Per arm and group: every reading with its interval and the direction the interval supports."""
+    lines = []
+    for arm in arm_order(per_arm):
+        row = per_arm.loc[arm]
+        for g in ("other", "non"):
+            parts = [f"{label} {_with_interval(row, f'{name}_{g}')}: {direction(row, f'{name}_{g}')}"
+                     for name, label in READINGS.items()]
+            lines.append(f"{arm}, {g}: " + "; ".join(parts))
+    return lines
 
 
 def grpo_sentences(per_arm: pd.DataFrame, rl: str = "grpo") -> list[str]:
@@ -261,13 +206,13 @@ def grpo_sentences(per_arm: pd.DataFrame, rl: str = "grpo") -> list[str]:
                        "exceeds, with non-overlapping intervals" if a[f"TI_{g}_high"] < r[f"TI_{g}_low"] else
                        "exceeds, but the intervals overlap" if r[f"TI_{g}"] > a[f"TI_{g}"] else
                        "does NOT exceed")
-            lines.append(f"TI_{g}: {rl} {_with_interval(r, g)} {verdict} {arm} {_with_interval(a, g)}")
+            lines.append(f"TI_{g}: {rl} {_with_interval(r, f'TI_{g}')} {verdict} {arm} {_with_interval(a, f'TI_{g}')}")
     return lines
 
 
-def _with_interval(row: pd.Series, group: str) -> str:
-    ti, low, high = row[f"TI_{group}"], row[f"TI_{group}_low"], row[f"TI_{group}_high"]
-    return "undefined" if pd.isna(ti) else f"{ti:+.1f} [{low:+.1f}, {high:+.1f}]"
+def _with_interval(row: pd.Series, column: str) -> str:
+    value, low, high = row[column], row[column + "_low"], row[column + "_high"]
+    return "undefined" if pd.isna(value) else f"{value:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
 def live_zoo_ti(records: pd.DataFrame, zoo: list[dict]) -> pd.DataFrame:
@@ -280,17 +225,8 @@ def live_zoo_ti(records: pd.DataFrame, zoo: list[dict]) -> pd.DataFrame:
     return transferability_index(percent_scores(records), live, task_groups(records))
 
 
-def ti_points(zoo: pd.DataFrame, per_arm: pd.DataFrame) -> pd.DataFrame:
-    """The zoo pairs ("zoo RL", "zoo SFT") and our arms ("mini-world <arm>", with intervals) as
-    one table of points for plots.ti_scatter."""
-    zoo_points = zoo.rename_axis("model").reset_index()[["model", "method", "TI_other", "TI_non"]]
-    arm_points = per_arm.rename_axis("model").reset_index()
-    return pd.concat([zoo_points.assign(method="zoo " + zoo_points["method"]),
-                      arm_points.assign(method="mini-world " + arm_points["model"])])
-
-
 def metrics(per_arm: pd.DataFrame) -> dict:
-    """reports/metrics/transfer.json: each arm's TIs, intervals and undefined share (2 decimals;
-    None where undefined)."""
+    """reports/metrics/transfer.json: each arm's readings, intervals and undefined share (2
+    decimals; None where undefined)."""
     return {arm: {k: (None if pd.isna(v) else round(float(v), 2)) for k, v in per_arm.loc[arm].items()}
             for arm in arm_order(per_arm)}

@@ -1,11 +1,19 @@
 """Scorers: (untrusted response, gold answer, item meta) -> score in [0, 1]; they never raise.
 
-Answers are read leniently: the LAST `Answer: X` (so also `Final Answer: X`) or `\\boxed{X}` in the
-response's last MAX_CHARS counts, boxes nested to any depth (`boxed`, the project's one \\boxed{}
-parser), so a model that switches to the teacher's \\boxed{} format is not marked wrong for the
-format alone. The format task (IFEval analogue) is strict and per instruction: the whole response
-is checked, and the score is the share of the item's instructions followed.
+Answers are read behind a marker, either marker: the LAST `Answer: X` (so also `Final Answer: X`)
+or `\\boxed{X}` in the response's last MAX_CHARS counts, boxes nested to any depth (`boxed`, the
+project's one \\boxed{} parser), so a model that switches to the teacher's \\boxed{} format is not
+marked wrong for the format alone. The format task (IFEval analogue) is strict and per
+instruction: the whole response is checked, and the score is the share of the item's instructions
+followed.
 `score_ifeval` (the GPU profile's IFEval) uses lm-evaluation-harness's own instruction checks.
+
+Lenient reading (`lenient_answer`, scored through scorers.score_lenient): for a response with no
+marker at all (extract_answer finds none), an answer read from its end, so that knowledge can be
+told from format. By the scorer kind: "math", the last number ([+-]?\\d+(?:\\.\\d+)?) in the
+response's last MAX_CHARS; "yesno", the response's last word (letters); "choice" and "exact", the
+last non-empty line, after its last ':' if it has one, stripped of trailing '.', '}' and spaces;
+any other kind (format, code, ifeval) has no answer marker to miss, so None (lenient == strict).
 
 Math (`score_math`): golds are a plain number or LaTeX in $...$ (hub.math_gold). When gold and
 answer are both plain numbers they are compared as numbers in the calling process. Anything else
@@ -68,6 +76,27 @@ def extract_answer(response: object) -> str | None:
         return None
     answer = max(found)[1].strip()
     return answer.rstrip(".").strip() or None
+
+
+LENIENT_KINDS = ("math", "yesno", "choice", "exact")  # the scorer kinds that read an answer marker
+
+
+def lenient_answer(response: object, kind: str) -> str | None:
+    """The answer read from the end of a response without a marker, by scorer kind (module
+    docstring), or None. Meant only for responses where extract_answer finds none."""
+    if not isinstance(response, str) or kind not in LENIENT_KINDS:
+        return None
+    tail = response[-MAX_CHARS:]
+    if kind == "math":
+        numbers = _NUMBER.findall(tail)
+        return numbers[-1] if numbers else None
+    if kind == "yesno":
+        words = re.findall(r"[A-Za-z]+", tail)
+        return words[-1] if words else None
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return None
+    return lines[-1].rsplit(":", 1)[-1].rstrip(". }").strip() or None
 
 
 def _normalise(text: str) -> str:
@@ -150,27 +179,32 @@ def score_yesno(response: object, answer: str, meta: str = "{}") -> float:
 
 
 def format_checks(response: object, meta: str) -> dict[str, bool]:
-    """Each instruction of a format item -> followed or not, on the whole (stripped) response."""
+    """Each instruction of a format item -> followed or not, on the whole (stripped) response.
+    A case or wrap check needs the requested word in the (inner) text: an empty or wordless
+    answer in the right case, or empty quotes, follows no instruction."""
     from .nonreasoning import CASES, SEPARATORS, WRAPS
 
     spec = json.loads(meta)
     text = response.strip() if isinstance(response, str) else ""
     left, right = WRAPS[spec["wrap"]]
-    checks = {}
-    inner = text
-    if spec["wrap"] != "none":
-        wrapped = len(text) >= 2 and text.startswith(left) and text.endswith(right)
-        checks["wrap"] = wrapped
-        inner = text[len(left):-len(right)] if wrapped else text
+    wrapped = len(text) >= 2 and text.startswith(left) and text.endswith(right)
+    inner = text[len(left):len(text) - len(right)] if spec["wrap"] != "none" and wrapped else text
+    letters = re.findall(r"[A-Za-z]+", inner)
+    # without the word, "all letters in the case" or "wrapped" would pass vacuously ("OK!", '""')
+    has_word = spec["word"] in {w.lower() for w in letters}
+    checks = {"wrap": wrapped and has_word} if spec["wrap"] != "none" else {}
     parts = inner.split(SEPARATORS[spec["sep"]])
     checks["count"] = len(parts) == spec["n"] and all(p.lower() == spec["word"] for p in parts)
-    letters = re.findall(r"[A-Za-z]+", inner)
-    checks["case"] = bool(letters) and all(w == CASES[spec["case"]](w) for w in letters)
+    checks["case"] = has_word and all(w == CASES[spec["case"]](w) for w in letters)
     return checks
 
 
 def score_format(response: object, answer: str, meta: str) -> float:
-    """Strict instruction-level score: the share of the item's instructions followed."""
+    """Strict instruction-level score: the share of the item's instructions followed.
+
+    World v2's format items all carry exactly two instructions, count and case (wrap is always
+    "none" in tasks/nonreasoning.format_following), so the mean of these item shares equals
+    IFEval's instruction-level accuracy pooled over instructions."""
     try:
         checks = format_checks(response, meta)
     except (ValueError, KeyError, TypeError):
