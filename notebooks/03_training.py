@@ -104,7 +104,7 @@ with open("reports/metrics/training.json", "w") as fh:
 # Equal math gain is one footing; equal *distance* is another. At every checkpoint, the training stage measured how far the model has moved from the base on math: the forward KL, KL(base || model) of the next-token distributions, exact over the vocabulary, averaged over the tokens of the base's own greedy answers to the checkpoint's math items (with their end of turn) — the measure that RL's Razor (Shenfeld et al. 2025) finds to predict forgetting. Below, each run's other and non-reasoning change along that distance, then every run read at the largest KL that all runs reach (`dynamics.matched_kl`; linear between checkpoints). A reading marked `first_segment` lies between the base and the run's first checkpoint: it is an interpolation from the base, not a measurement.
 
 # %%
-run_kl = dynamics.kl_path(ckpts)
+run_kl = dynamics.distance_path(ckpts)
 fig = plots.matched_kl(run_kl)
 fig.savefig("reports/figures/matched_kl.png", dpi=120)
 final_kl = run_kl.loc[run_kl.groupby(["arm", "seed"]).step.idxmax()].groupby("arm").kl.agg(["mean", "min", "max"])

@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # no widgets i
 import pandas as pd
 import torch
 from IPython.display import display
-from mathtransfer import config, forgetting, models, plots, schema  # first: it silences a bitsandbytes line that differs by CPU kind
+from mathtransfer import config, dynamics, forgetting, models, plots, schema  # first: it silences a bitsandbytes line that differs by CPU kind
 from transformers.utils import logging as hf_logging
 
 shared = config.parse(config.SharedConfig, {"seed": seed, "threads": threads}, "")
@@ -57,7 +57,7 @@ ablation.round(1)
 # At every checkpoint (every `train.save_steps` steps; the base itself left out) the training stage measured the change on every group (the first 50 test items of each task) and three distances from the base on math, all on the base's own greedy answers to the math items: the forward KL, KL(base || model), exact over the vocabulary (RL's Razor's measure); the paper's token-level estimate |mean log p_base(y) - log p_model(y)| over the same answers' tokens; and the parameter distance ||theta - theta_base||. For each, the drop on a group (minus its change) is fitted as a*x + b*x^2 across all arms and checkpoints (no intercept: no distance, no forgetting); R^2 with a 95% bootstrap interval over checkpoints.
 
 # %%
-points = forgetting.checkpoint_points(pd.read_csv("reports/results/train_checkpoints.csv"))
+points = dynamics.distance_path(pd.read_csv("reports/results/train_checkpoints.csv")).query("step > 0")
 points.to_csv("reports/results/forgetting_points.csv", index=False)
 fits = forgetting.predictor_fits(points, list(forgetting.PREDICTORS), ecfg.bootstrap_resamples, seed)
 fits.to_csv("reports/results/forgetting_fits.csv", index=False)

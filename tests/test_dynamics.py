@@ -114,7 +114,7 @@ def test_runs_are_read_at_a_matched_forward_kl_and_a_reading_before_the_first_ch
         for step, kl, math_acc, other_acc in points:
             rows += [dict(arm=arm, seed=0, step=step, task="arith", group="math", accuracy=math_acc, kl_math=kl),
                      dict(arm=arm, seed=0, step=step, task="code_trace", group="other", accuracy=other_acc, kl_math=kl)]
-    run_kl = dynamics.kl_path(pd.DataFrame(rows))
+    run_kl = dynamics.distance_path(pd.DataFrame(rows))
     assert run_kl.query("arm == 'grpo' and step == 50").kl.item() == 0.0456
     level = dynamics.matched_kl(run_kl)
     assert level == 0.0456  # the smaller of the two runs' largest KL, to 3 significant digits

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mathtransfer import forgetting
+from mathtransfer import dynamics, forgetting
 
 
 def _records():
@@ -74,9 +74,11 @@ def _checkpoints():
     return pd.DataFrame(rows)
 
 
-def test_checkpoint_points_leave_out_the_base_and_fits_rank_the_predictors():
-    points = forgetting.checkpoint_points(_checkpoints())
-    assert (points.step > 0).all() and len(points) == 4
+def test_the_distance_path_carries_every_distance_and_fits_rank_the_predictors():
+    path = dynamics.distance_path(_checkpoints())
+    assert (path.query("step == 0")[["kl", "kl_tokens", "param_distance"]] == 0).all().all() and len(path) == 6
+    points = path.query("step > 0")
+    assert len(points) == 4
     row = points.set_index(["arm", "step"]).loc[("sft-think", 50)]
     assert (row.kl, row.kl_tokens, row.param_distance) == (2.0, 1.0, 6.0)
     assert row.other == pytest.approx(-0.4) and row.math == pytest.approx(0.2)
@@ -103,7 +105,7 @@ def test_the_ablation_table_sets_each_recipe_beside_its_changes():
 def test_the_figures_have_a_panel_per_group_and_predictor():
     from mathtransfer import plots
 
-    points = forgetting.checkpoint_points(_checkpoints())
+    points = dynamics.distance_path(_checkpoints()).query("step > 0")
     fits = forgetting.predictor_fits(points, list(forgetting.PREDICTORS), n_resamples=10)
     fig = plots.forgetting_fits(points, fits, forgetting.PREDICTORS)
     assert len(fig.axes) == 6 and fig.axes[0].get_title().startswith("other reasoning: R^2 1.00")

@@ -200,7 +200,7 @@ def sweep_expected() -> dict[str, list[float]]:
 def kl_expected() -> dict[str, list[float]]:
     """Notebook 03, section 4b: each run's forward KL at its last checkpoint (mean and range over
     seeds), then the matched-KL reading (matched_kl.csv), mean over seeds."""
-    run_kl = dynamics.kl_path(read("train_checkpoints.csv"))
+    run_kl = dynamics.distance_path(read("train_checkpoints.csv"))
     final = run_kl.loc[run_kl.groupby(["arm", "seed"]).step.idxmax()].groupby("arm").kl.agg(["mean", "min", "max"])
     matched = read("matched_kl.csv").groupby("arm")[["math", "other", "non", "step"]].mean()
     return {arm: [*final.loc[arm], *matched.loc[arm]] for arm in ARMS}

@@ -105,11 +105,17 @@ def at_level(runs: pd.DataFrame, column: str, target: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def kl_path(checkpoints: pd.DataFrame) -> pd.DataFrame:
-    """gains() with each checkpoint's forward KL to the base on math (column kl, from kl_math of
-    arms.score_checkpoints): columns arm, seed, step, kl, math, other, non."""
-    kl = checkpoints.groupby(["arm", "seed", "step"])["kl_math"].first().rename("kl").reset_index()
-    return kl.merge(gains(checkpoints), on=["arm", "seed", "step"])
+# arms.score_checkpoints' distances from the base -> their columns here
+DISTANCES = {"kl_math": "kl", "kl_math_tokens": "kl_tokens", "param_distance": "param_distance"}
+
+
+def distance_path(checkpoints: pd.DataFrame) -> pd.DataFrame:
+    """gains() with each checkpoint's distances from the base that the checkpoints carry (DISTANCES:
+    kl, the forward KL on math; kl_tokens, the paper's token estimate; param_distance): columns
+    arm, seed, step, the distances, math, other, non."""
+    present = [c for c in DISTANCES if c in checkpoints]
+    distances = checkpoints.groupby(["arm", "seed", "step"])[present].first().rename(columns=DISTANCES).reset_index()
+    return distances.merge(gains(checkpoints), on=["arm", "seed", "step"])
 
 
 def token_path(curves: pd.DataFrame, checkpoints: pd.DataFrame) -> pd.DataFrame:

@@ -9,8 +9,8 @@ sparsity and rank, and forgetting against distance from the base across checkpoi
   rounded to bf16 (a change below bf16's resolution does not count), overall and per module kind
   (embedding, attention q/k/v/o, MLP, norm); `update_rank`: per weight matrix, the share of the
   update's singular values above RANK_TOL times the largest one.
-- Forgetting vs distance (`checkpoint_points`, `predictor_fits`): across every trained checkpoint
-  of every arm (the base itself, step 0, left out), the drop on a group (minus its change)
+- Forgetting vs distance (`predictor_fits`, on dynamics.distance_path's table): across every trained
+  checkpoint of every arm (the notebook leaves out step 0, the base itself), the drop on a group (minus its change)
   against a predictor x, fitted as a*x + b*x^2 (no intercept: no distance, no forgetting), R^2
   with a bootstrap interval over checkpoints (RL's Razor's form). Predictors, each measured by
   the training stage at every checkpoint on the base's greedy math answers: the exact forward KL,
@@ -39,20 +39,6 @@ RECIPES = {"sft-think": ("teacher traces, think style (off-policy)", "1", "none"
            "rft": ("the base's own samples, correct ones kept (on-policy, once)", "1 if correct, else 0", "none"),
            "grpo": ("the current policy's rollouts (on-policy)", "group-normalised advantage", "train.beta")}
 PREDICTORS = {"kl": "forward KL, exact", "kl_tokens": "the paper's token estimate", "param_distance": "parameter distance (L2)"}
-
-
-def checkpoint_points(checkpoints: pd.DataFrame) -> pd.DataFrame:
-    """One row per trained checkpoint (step > 0) of every run: arm, seed, step, the PREDICTORS
-    (from train_checkpoints.csv's kl_math, kl_math_tokens, param_distance) and the change per
-    group (math, other, non; accuracy of 0-1 over the run's step 0)."""
-    distances = (checkpoints.groupby(["arm", "seed", "step"])[["kl_math", "kl_math_tokens", "param_distance"]].first()
-                 .rename(columns={"kl_math": "kl", "kl_math_tokens": "kl_tokens"}).reset_index())
-    groups = (checkpoints.groupby(["arm", "seed", "step", "group"])["accuracy"].mean().unstack("group").reset_index())
-    start = groups[groups["step"] == 0].set_index(["arm", "seed"])[["math", "other", "non"]]
-    changes = groups.set_index(["arm", "seed"])
-    changes[["math", "other", "non"]] -= start.reindex(changes.index).to_numpy()
-    points = distances.merge(changes.reset_index(), on=["arm", "seed", "step"])
-    return points[points["step"] > 0].reset_index(drop=True)
 
 
 def ablation_table(gains: pd.DataFrame, transfer_arms: pd.DataFrame, beta: float) -> pd.DataFrame:
