@@ -2,7 +2,7 @@
 #   make repro   set up .venv if needed, then `dvc repro` (the mini-world by default;
 #                `make repro PROFILE=consumer-gpu` first lays profiles/consumer-gpu.yaml over params.yaml)
 #   make test    set up .venv if needed, then the test suite
-#   make sweep   the arms' learning-rate sweep (how train.sft_lr_by_arm and train.rl_lr were chosen)
+#   make sweep   the arms' learning-rate sweep (how train.lr_by_arm and train.rl_lr were chosen)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin

@@ -7,7 +7,7 @@
 # a quadratic fit with R^2 0.96 on a toy task, 0.71 on an LLM)? Does the update touch only a small
 # subnetwork? Does a net change of zero hide items both forgotten and gained?
 #
-# Here, for the arms trained in this study (the ablation arms of issue 15 are not trained yet):
+# Here, for every arm of the study (schema.ARMS):
 # 1. the ablation table: each arm's q, w and KL beta beside its changes and TI readings;
 # 2. forgetting against three distances from the base, every checkpoint of every arm;
 # 3. update sparsity and rank of the final models;
@@ -48,7 +48,7 @@ arm_order = list(schema.ARMS)
 # %%
 gains = pd.read_csv("reports/results/group_gains.csv")
 transfer_arms = pd.read_csv("reports/results/transfer.csv").query("model == 'mean of seeds'").set_index("method")
-ablation = forgetting.ablation_table(gains, transfer_arms, tcfg.beta)
+ablation = forgetting.ablation_table(gains, transfer_arms, tcfg.beta, tcfg.kl_beta)
 ablation.to_csv("reports/results/ablation.csv", index=False)
 ablation.round(1)
 

@@ -8,6 +8,7 @@ from datasets import Dataset
 from safetensors.torch import load_file
 
 from mathtransfer import arms, checkpoints, sft
+from mathtransfer.schema import ARMS
 from mathtransfer.config import TrainConfig
 
 TINY = TrainConfig(sft_steps=4, sft_batch_size=4, rl_steps=2, rl_prompts_per_step=2, num_generations=2,
@@ -157,7 +158,8 @@ def test_dvc_stages_list_exactly_the_train_keys_their_arm_reads():
     from conftest import ROOT
 
     stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
-    for stage, arm in (("sft", "sft-think"), ("rft", "rft"), ("grpo", "grpo")):
+    for stage, arm in (("sft", "sft-think"), ("sft", "sft-think-lora"), ("rft", "rft"), ("grpo", "grpo"),
+                       ("grpo-kl", "grpo-kl"), ("grpo-random", "grpo-random")):
         block = stages[stage].get("do", stages[stage])
         keys = {p.split(".", 1)[1] for p in block["params"] if isinstance(p, str) and p.startswith("train.")}
         assert keys == set(arms.ARM_KEYS[arm]) | {"checkpoint_items", "out_dir", "checkpoint_dir"}, stage
@@ -180,7 +182,7 @@ def test_the_sweep_trains_each_rate_from_the_base_and_the_rule_reads_its_scores(
     assert (start[1e-3] == start[1e-2]).all()  # both from the same base
     weights = [load_file(f"sweep/sft-nothink-lr{lr:g}/model/sft-nothink-seed0/model.safetensors") for lr in (1e-3, 1e-2)]
     assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert json.load(open("sweep/sft-nothink-lr0.01/checkpoints/sft-nothink-seed0/run.json"))["train"]["sft_lr_by_arm"] == {
+    assert json.load(open("sweep/sft-nothink-lr0.01/checkpoints/sft-nothink-seed0/run.json"))["train"]["lr_by_arm"] == {
         "sft-nothink": 1e-2}
     choice = dynamics.choose_lr(scores, 0.10)
     assert len(choice) == 2 and choice.chosen.sum() == 1
@@ -198,7 +200,7 @@ def test_the_sweep_command_refuses_bad_arguments_in_one_line(capsys, tmp_path):
     from mathtransfer import sweep
 
     assert sweep.main(["dpo"]) == 2
-    assert capsys.readouterr().err.strip().endswith("unknown arm 'dpo', valid: sft-think, sft-nothink, rft, grpo")
+    assert capsys.readouterr().err.strip().endswith("unknown arm 'dpo', valid: " + ", ".join(ARMS))
     params = tmp_path / "params.yaml"
     params.write_text("sweep:\n  lrs: {grpo: [0.0001]}\n")
     assert sweep.main(["rft", "--params", str(params)]) == 2

@@ -199,13 +199,23 @@ def test_split_rollout_calls_and_multi_step_rollout_batches_are_refused_together
     assert parse(config.TrainConfig, {**raw, "rl_steps_per_rollout": 1}, "train").generation_batch_size == 16
 
 
-def test_sweep_rates_and_per_arm_sft_rates_are_checked():
-    with pytest.raises(ConfigError, match=r"^params.yaml: sweep.lrs: .*a mapping from arm"):
+def test_sweep_rates_and_per_arm_rates_are_checked():
+    with pytest.raises(ConfigError, match=r"^params.yaml: sweep.lrs: .*a mapping from an arm"):
         parse(config.SweepConfig, {"lrs": {"dpo": [1e-4]}}, "sweep")
-    with pytest.raises(ConfigError, match=r"^params.yaml: train.sft_lr_by_arm: "):
-        parse(config.TrainConfig, {"sft_lr_by_arm": {"grpo": 1e-4}}, "train")
-    cfg = parse(config.TrainConfig, {"sft_lr": 5e-4, "sft_lr_by_arm": {"rft": 1e-4}}, "train")
+    with pytest.raises(ConfigError, match=r"^params.yaml: train.lr_by_arm: .*a mapping from an arm \(sft-think, "):
+        parse(config.TrainConfig, {"lr_by_arm": {"dpo": 1e-4}}, "train")
+    cfg = parse(config.TrainConfig, {"sft_lr": 5e-4, "rl_lr": 1e-5, "lr_by_arm": {"rft": 1e-4, "grpo-kl": 3e-5}}, "train")
     assert (config.arm_lr(cfg, "rft"), config.arm_lr(cfg, "sft-think")) == (1e-4, 5e-4)
+    assert (config.arm_lr(cfg, "grpo"), config.arm_lr(cfg, "grpo-kl"), config.arm_lr(cfg, "sft-think-lora")) == (
+        1e-5, 3e-5, 5e-4)
+
+
+def test_each_arm_trains_with_its_own_kl_term_and_weights():
+    cfg = parse(config.TrainConfig, {"beta": 0.0, "kl_beta": 0.05, "mode": "full"}, "train")
+    assert [config.arm_beta(cfg, a) for a in ("grpo", "grpo-kl", "grpo-random")] == [0.0, 0.05, 0.0]
+    assert [config.arm_mode(cfg, a) for a in ("sft-think", "sft-think-lora")] == ["full", "lora"]
+    qlora = parse(config.TrainConfig, {"mode": "qlora"}, "train")
+    assert config.arm_mode(qlora, "sft-think-lora") == "qlora"  # adapters already
 
 
 def test_params_yaml_names_every_key_of_every_section():

@@ -111,3 +111,19 @@ def test_the_figures_have_a_panel_per_group_and_predictor():
     assert len(fig.axes) == 6 and fig.axes[0].get_title().startswith("other reasoning: R^2 1.00")
     moves = forgetting.transitions(_records(), n_resamples=10)
     assert len(plots.transitions(moves).axes) == 3
+
+
+def test_a_lora_run_is_compared_with_its_adapters_merged(tmp_path, tiny_data, tiny_model_dir):
+    from mathtransfer import arms
+    from mathtransfer.config import TrainConfig
+    from mathtransfer.models import Run
+
+    cfg = TrainConfig(sft_steps=2, sft_batch_size=4, save_steps=2, sft_lr=1e-2, out_dir=str(tmp_path / "arms"),
+                      checkpoint_dir=str(tmp_path / "ckpt"))
+    arms.run("sft-think-lora", cfg, tiny_model_dir, tiny_data["train"], 0)
+    run = Run("sft-think-lora-seed0", "sft-think-lora", 0, str(tmp_path / "arms" / "sft-think-lora-seed0"), tiny_model_dir)
+    sparsity, rank = forgetting.run_updates([run])
+    by_kind = sparsity.set_index("kind")["changed"]
+    assert by_kind["attention q"] > 0 and by_kind["embedding"] == 0  # LoRA adapts attention, not the embeddings
+    adapted = rank[rank.kind == "attention q"]
+    assert (adapted.rank_share > 0).all() and (adapted.rank_share * adapted[["rows", "columns"]].min(axis=1) <= 16).all()

@@ -22,6 +22,7 @@ from conftest import run as _run
 from safetensors.torch import load_file
 
 from mathtransfer.registry import TASKS
+from mathtransfer.schema import ARMS
 from mathtransfer.report import broken_links
 
 GIT = ["git", "-c", "user.email=test@example.org", "-c", "user.name=test"]
@@ -54,9 +55,9 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     assert set(acc.columns) >= {"model", "method", "seed", "task", "group", "accuracy", "ci_low", "ci_high", "n"}
     assert acc.accuracy.between(0, 1).all() and (acc.n == 4).all()
     assert ((acc.ci_low <= acc.accuracy) & (acc.accuracy <= acc.ci_high)).all()
-    assert sorted(set(acc.model)) == sorted(["base", "sft-think-seed0", "sft-nothink-seed0", "rft-seed0", "grpo-seed0"])
+    assert sorted(set(acc.model)) == sorted(["base"] + [f"{arm}-seed0" for arm in ARMS])
     records = pd.read_csv(repo / "reports/results/records.csv.gz")
-    assert len(records) == 5 * 12 * 4 and records.score.between(0, 1).all()
+    assert len(records) == (1 + len(ARMS)) * 12 * 4 and records.score.between(0, 1).all()
     transfer = pd.read_csv(repo / "reports/results/transfer.csv")
     assert {"TI_other", "TI_non", "TI_other_low", "TI_non_high"} <= set(transfer.columns)
     assert len(pd.read_csv(repo / "reports/results/zoo_ti.csv")) == 18
@@ -67,9 +68,10 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     assert any("image/png" in o.get("data", {}) for o in outputs)  # figures are shown, not only saved
     assert "start_time" not in executed["metadata"]["papermill"]  # nothing that changes run to run
 
-    runs = [f"{arm}-seed0" for arm in ("sft-think", "sft-nothink", "rft", "grpo")]
+    runs = [f"{arm}-seed0" for arm in ARMS]
     for run in runs:
-        assert (repo / "models/arms" / run / "model.safetensors").is_file(), run
+        weights = "adapter_model.safetensors" if ARMS[run.rsplit("-seed", 1)[0]].lora else "model.safetensors"
+        assert (repo / "models/arms" / run / weights).is_file(), run
         assert (repo / "reports/train" / f"{run}.ipynb").is_file(), run
         curve = pd.read_csv(repo / f"reports/results/train/{run}_curve.csv")
         assert curve.loss.notna().all() and curve.grad_norm.notna().all()
@@ -87,30 +89,31 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     split = pd.read_csv(repo / "reports/results/step_split.csv")
     assert set(split.split) == {"shared step", "control"} and set(split.seed) == {0, -1}
     indicators = pd.read_csv(repo / "reports/results/grad_norm_indicators.csv")
-    assert sorted(indicators.arm) == sorted(["sft-think", "sft-nothink", "rft", "grpo"])
-    assert set(json.load(open(repo / "reports/metrics/training.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
+    assert sorted(indicators.arm) == sorted(ARMS)
+    assert set(json.load(open(repo / "reports/metrics/training.json"))) == set(ARMS)
     latent = pd.read_csv(repo / "reports/results/latent.csv")
-    assert len(latent) == 4 * 12 * 2 and (latent.d >= 0).all() and set(latent.pooling) == {"paper", "mask"}
+    assert len(latent) == len(ARMS) * 12 * 2 and (latent.d >= 0).all() and set(latent.pooling) == {"paper", "mask"}
     shift = pd.read_csv(repo / "reports/results/tokens.csv")
-    assert len(shift) == 4 * 12 and (shift.kl_exact >= 0).all() and shift.share_changed.between(0, 1).all()
-    assert set(json.load(open(repo / "reports/metrics/tokens.json"))) == {"sft-think", "sft-nothink", "rft", "grpo"}
+    assert len(shift) == len(ARMS) * 12 and (shift.kl_exact >= 0).all() and shift.share_changed.between(0, 1).all()
+    assert set(json.load(open(repo / "reports/metrics/tokens.json"))) == set(ARMS)
     # issue 14: strict and lenient scores, the TI's readings, the equal-tokens view
     assert {"score", "lenient"} <= set(records.columns) and "accuracy_lenient" in acc.columns
     assert {"change_other", "TI_fixed_non_high", "TI_v1_other_low"} <= set(transfer.columns)
-    assert len(pd.read_csv(repo / "reports/results/ti_one_item.csv")) == 4 * 2
-    assert len(pd.read_csv(repo / "reports/results/format_content.csv")) == 4 * 3
-    assert set(pd.read_csv(repo / "reports/results/matched_tokens.csv").arm) == {"sft-think", "sft-nothink", "rft", "grpo"}
+    assert len(pd.read_csv(repo / "reports/results/ti_one_item.csv")) == len(ARMS) * 2
+    assert len(pd.read_csv(repo / "reports/results/format_content.csv")) == len(ARMS) * 3
+    assert set(pd.read_csv(repo / "reports/results/matched_tokens.csv").arm) == set(ARMS)
     # notebook 08: what predicts forgetting
     fits = pd.read_csv(repo / "reports/results/forgetting_fits.csv")
     assert set(fits.predictor) == {"kl", "kl_tokens", "param_distance"} and len(fits) == 6
     sparsity = pd.read_csv(repo / "reports/results/update_sparsity.csv")
     assert sparsity.changed.between(0, 1).all() and "all" in set(sparsity.kind)
-    assert len(pd.read_csv(repo / "reports/results/transitions.csv")) == 4 * 12
+    assert len(pd.read_csv(repo / "reports/results/transitions.csv")) == len(ARMS) * 12
+    assert list(pd.read_csv(repo / "reports/results/ablation.csv").arm) == list(ARMS)
 
     # the HTML report: every executed notebook rendered and linked, every link and image resolves
     index = repo / "reports/index.html"
     pages = sorted(p.relative_to(repo / "reports") for p in (repo / "reports").rglob("*.ipynb"))
-    assert len(pages) == 10 + 4  # 00, 01 (three), 03-08, and the four runs of seed 0
+    assert len(pages) == 10 + len(ARMS)  # 00, 01 (three), 03-08, and every arm's run of seed 0
     text = index.read_text()
     for page in pages:
         assert f'href="html/{page.with_suffix(".html")}"' in text, page

@@ -102,3 +102,33 @@ def test_grpo_runs_logs_rewards_and_moves_the_weights(tmp_path, tiny_data, tiny_
     assert set(after) == set(before)
     assert any(not torch.equal(before[k], after[k]) for k in before)
     models.load_model(out)
+
+
+def test_the_coin_reward_is_seeded_and_blind_to_what_was_written():
+    from types import SimpleNamespace
+
+    from mathtransfer.rewards import coin_reward
+
+    right, wrong = ["Answer: 7"] * 64, ["Answer: 8"] * 64
+    state = SimpleNamespace(global_step=3)
+    flips = coin_reward(0)(right, trainer_state=state)
+    assert flips == coin_reward(0)(wrong, trainer_state=state)  # the same coins whatever the text
+    assert set(flips) == {0.0, 1.0} and 16 < sum(flips) < 48  # a fair coin over 64 rollouts
+    assert flips != coin_reward(1)(right, trainer_state=state)  # seeded by the run's seed
+    assert flips != coin_reward(0)(right, trainer_state=SimpleNamespace(global_step=4))  # fresh coins each step
+
+
+def test_the_ablation_arms_train_with_their_kl_term_coin_and_adapters(tmp_path, tiny_data, tiny_model_dir):
+    from mathtransfer import arms
+
+    cfg = TrainConfig(**{**TINY.__dict__, "num_generations": 4, "kl_beta": 0.5, "out_dir": str(tmp_path / "arms"),
+                         "checkpoint_dir": str(tmp_path / "ckpt")})
+    # the coin gives every group rewards that differ, even for a model that never answers right
+    curve, _, _ = arms.run("grpo-random", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    assert curve["reward_std"].dropna().gt(0).any() and curve["kl"].isna().all()  # beta 0: no KL logged
+    after = _weights(str(tmp_path / "arms" / "grpo-random-seed0"))
+    assert any(not torch.equal(_weights(tiny_model_dir)[k], after[k]) for k in after)
+    curve, _, _ = arms.run("grpo-kl", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    assert curve["kl"].notna().any()  # TRL logs the KL term when beta > 0
+    arms.run("sft-think-lora", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    assert (tmp_path / "arms" / "sft-think-lora-seed0" / "adapter_config.json").is_file()

@@ -34,14 +34,23 @@ CURVE_COLUMNS = {"loss": "loss", "grad_norm": "grad_norm", "learning_rate": "lea
 # the train keys each arm reads (dvc.yaml lists the same ones for its stage)
 SHARED_KEYS = ("mode", "lora_r", "lora_alpha", "save_steps", "max_grad_norm", "gradient_checkpointing", "optim",
                "grad_accum", "qlora_fp32_upcast")
-SFT_KEYS = SHARED_KEYS + ("sft_lr", "sft_lr_by_arm", "sft_warmup_ratio", "sft_steps", "sft_batch_size",
+SFT_KEYS = SHARED_KEYS + ("sft_lr", "lr_by_arm", "sft_warmup_ratio", "sft_steps", "sft_batch_size",
                           "sft_max_length")
-ARM_KEYS = {"sft-think": SFT_KEYS, "sft-nothink": SFT_KEYS,
-            "rft": SFT_KEYS + ("rft_prompts", "rft_samples", "max_completion_length"),
-            "grpo": SHARED_KEYS + ("rl_lr", "rl_steps", "rl_steps_per_rollout", "rl_prompts_per_step", "num_generations",
-                                   "max_completion_length", "temperature", "beta", "epsilon",
-                                   "epsilon_high", "format_weight", "generation_batch_size", "use_vllm",
-                                   "vllm_max_model_length", "vllm_gpu_memory_utilization")}
+GRPO_KEYS = SHARED_KEYS + ("rl_lr", "lr_by_arm", "rl_steps", "rl_steps_per_rollout", "rl_prompts_per_step",
+                           "num_generations", "max_completion_length", "temperature", "beta", "epsilon",
+                           "epsilon_high", "format_weight", "generation_batch_size", "use_vllm",
+                           "vllm_max_model_length", "vllm_gpu_memory_utilization")
+RFT_KEYS = ("rft_prompts", "rft_samples", "max_completion_length")
+
+
+def _keys(arm: str) -> tuple[str, ...]:
+    spec = ARMS[arm]
+    if spec.trainer == "grpo":
+        return GRPO_KEYS + (("kl_beta",) if spec.kl else ())
+    return SFT_KEYS + (RFT_KEYS if spec.column == "target" else ())
+
+
+ARM_KEYS = {arm: _keys(arm) for arm in ARMS}
 
 
 def settings(arm: str, cfg: TrainConfig) -> dict:
@@ -54,10 +63,10 @@ def math_split(train: Dataset, seed: int, arm: str | None = None) -> Dataset:
     gives every arm the same items. Hub data (data.source: hub) holds two sets: the SFT arms take
     the rows that carry their teacher trace, rft and grpo the RL set's prompts (data.RL_SET)."""
     rows = train.filter(lambda group: group == "math", input_columns="group")
-    column = ARMS.get(arm)
+    column = ARMS[arm].column if arm in ARMS else None
     if column and column.startswith("teacher"):
         rows = rows.filter(bool, input_columns=column)
-    elif arm in ("rft", "grpo") and RL_SET in set(rows["benchmark"]):
+    elif arm in ARMS and RL_SET in set(rows["benchmark"]):
         rows = rows.filter(lambda benchmark: benchmark == RL_SET, input_columns="benchmark")
     return rows.shuffle(seed=seed)
 
@@ -98,19 +107,19 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     rows = math_split(train, seed, arm)
     if len(rows) == 0:
         raise ValueError(f"{arm}: the training split has no math rows for this arm (column "
-                         f"{ARMS[arm] or 'prompt'}); for hub data map the column with data.sft_columns")
+                         f"{ARMS[arm].column or 'prompt'}); for hub data map the column with data.sft_columns")
     facts = dict(arm=arm, seed=seed, out_dir=out_dir, checkpoint_dir=ckpt, math_rows=len(rows))
     timing = dict(resumed_from_step=resumed_from)
     start = time.perf_counter()
-    if arm == "grpo":
-        history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt)
+    if ARMS[arm].trainer == "grpo":
+        history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt, arm=arm)
     else:
-        if arm == "rft":
+        if ARMS[arm].column == "target":  # rft: the base's own correct samples
             rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
             facts.update(json.loads(rows.info.description), kept=len(rows))
             timing["sampling_seconds"] = round(time.perf_counter() - start, 1)
-        history = sft.train_sft(cfg, base_path, rows, ARMS[arm], out_dir, seed, checkpoints=ckpt,
-                                lr=config.arm_lr(cfg, arm))
+        history = sft.train_sft(cfg, base_path, rows, ARMS[arm].column, out_dir, seed, checkpoints=ckpt,
+                                lr=config.arm_lr(cfg, arm), mode=config.arm_mode(cfg, arm))
     curve = curves(history)
     facts["final_step"] = int(curve["step"].max()) if len(curve) else 0
     timing.update(run_seconds=round(time.perf_counter() - start, 1), **_speed(history, resumed_from))

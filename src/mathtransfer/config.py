@@ -24,7 +24,6 @@ import yaml
 from . import registry
 from .schema import ARMS
 
-SFT_ARMS = tuple(arm for arm, column in ARMS.items() if column)  # the arms trained by SFT on a column
 
 MATH_TASKS = tuple(registry.tasks_in("math"))
 STEP_TASKS = registry.STEP_TASKS
@@ -206,13 +205,13 @@ class TrainConfig:
     sft_lr: float = param(5e-4, "SFT peak learning rate (sft-think, sft-nothink, rft): linear warmup over "
                           "sft_warmup_ratio of the steps, then cosine decay to 0 (the paper's released config). "
                           "Chosen per arm by the sweep rule (mathtransfer.sweep); arms that need another value "
-                          "take it from sft_lr_by_arm.", gt=0, le=1)
-    sft_lr_by_arm: dict = param({}, "Per-arm SFT learning rates that replace sft_lr (e.g. {rft: 0.0003}), as the "
-                                "sweep rule chose them.", valid=(
-                                    lambda v: isinstance(v, dict) and all(
-                                        k in SFT_ARMS and isinstance(x, (int, float))
-                                        and not isinstance(x, bool) and 0 < x <= 1 for k, x in v.items()),
-                                    "a mapping from sft-think, sft-nothink or rft to a number in (0, 1]"))
+                          "take it from lr_by_arm.", gt=0, le=1)
+    lr_by_arm: dict = param({}, "Per-arm learning rates that replace sft_lr (SFT arms) or rl_lr (GRPO arms), e.g. "
+                            "{rft: 0.0003}, as the sweep rule chose them.", valid=(
+                                lambda v: isinstance(v, dict) and all(
+                                    k in ARMS and isinstance(x, (int, float))
+                                    and not isinstance(x, bool) and 0 < x <= 1 for k, x in v.items()),
+                                "a mapping from an arm (" + ", ".join(ARMS) + ") to a number in (0, 1]"))
     sft_warmup_ratio: float = param(0.1, "Share of the SFT steps with a linear learning-rate warmup (the paper's "
                                     "released config: 0.1), followed by cosine decay.", ge=0, le=0.5)
     sft_steps: int = param(200, "SFT optimizer steps.", ge=1)
@@ -232,7 +231,10 @@ class TrainConfig:
     num_generations: int = param(16, "GRPO group size: completions per prompt.", ge=2)
     max_completion_length: int = param(64, "Longest completion, in tokens (GRPO rollouts and rft samples).", ge=8)
     temperature: float = param(1.0, "GRPO rollout temperature.", gt=0)
-    beta: float = param(0.0, "GRPO KL coefficient (the paper uses none; TRL logs the KL only when > 0).", ge=0)
+    beta: float = param(0.0, "GRPO KL coefficient of the arms without a KL term (the paper uses none; TRL logs "
+                        "the KL only when > 0).", ge=0)
+    kl_beta: float = param(0.04, "KL coefficient of the grpo-kl arm (the ablation's KL term; 0.04 was TRL's default "
+                           "and the value of the paper's ablation configs).", gt=0)
     epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)
     epsilon_high: float = param(0.28, "GRPO upper clipping range (DAPO clip-higher).", gt=0, le=1)
     generation_batch_size: int = param(0, "GRPO rollouts generated in one call (the KV cache of a call grows with it; "
@@ -302,9 +304,20 @@ def rollouts_per_micro_batch(cfg: "TrainConfig") -> int:
 
 
 def arm_lr(cfg: "TrainConfig", arm: str) -> float:
-    """The (peak) learning rate `arm` trains at: rl_lr for grpo; for an SFT arm its sft_lr_by_arm
-    entry, else sft_lr."""
-    return float(cfg.rl_lr if arm == "grpo" else cfg.sft_lr_by_arm.get(arm, cfg.sft_lr))
+    """The (peak) learning rate `arm` trains at: its lr_by_arm entry, else rl_lr for a GRPO arm and
+    sft_lr for an SFT arm."""
+    return float(cfg.lr_by_arm.get(arm, cfg.rl_lr if ARMS[arm].trainer == "grpo" else cfg.sft_lr))
+
+
+def arm_mode(cfg: "TrainConfig", arm: str) -> str:
+    """The weights `arm` trains: LoRA adapters for an arm that asks for them (schema.Arm.lora) when
+    train.mode is full; else train.mode (qlora trains adapters already)."""
+    return "lora" if ARMS[arm].lora and cfg.mode == "full" else cfg.mode
+
+
+def arm_beta(cfg: "TrainConfig", arm: str) -> float:
+    """The KL coefficient a GRPO arm trains with: kl_beta for an arm with a KL term, else beta."""
+    return float(cfg.kl_beta if ARMS[arm].kl else cfg.beta)
 
 
 def arm_lrs(cfg: "TrainConfig") -> dict[str, float]:
@@ -381,13 +394,14 @@ def _lrs_ok(value) -> bool:
 @dataclass
 class SweepConfig:
     """`make sweep` (mathtransfer.sweep; not a DVC stage, not part of `make repro`): each arm trained
-    at several learning rates on one seed, and the rule that chose train.sft_lr_by_arm / train.rl_lr."""
+    at several learning rates on one seed, and the rule that chose train.lr_by_arm / train.sft_lr / train.rl_lr."""
 
     seed: int = param(0, "Training seed of the sweep's runs (one seed, as a practitioner's sweep).", ge=0)
     lrs: dict = param({"sft-think": [1e-4, 3e-4, 1e-3], "sft-nothink": [1e-4, 3e-4, 1e-3], "rft": [1e-4, 3e-4, 1e-3],
-                       "grpo": [3e-5, 1e-4, 3e-4]},
+                       "grpo": [3e-5, 1e-4, 3e-4], "grpo-kl": [3e-5, 1e-4, 3e-4], "grpo-random": [3e-5, 1e-4, 3e-4],
+                       "sft-think-lora": [1e-3, 3e-3, 1e-2]},
                       "Learning rates swept per arm (at least three each, a factor of about 3 apart).",
-                      valid=(_lrs_ok, "a mapping from arm (sft-think, sft-nothink, rft, grpo) to a list of numbers "
+                      valid=(_lrs_ok, "a mapping from an arm (" + ", ".join(ARMS) + ") to a list of numbers "
                              "in (0, 1]"))
     max_drop: float = param(0.10, "The rule leaves out a rate whose math accuracy falls more than this below the "
                             "base's at some checkpoint (0.10: ten points).", ge=0, le=1)

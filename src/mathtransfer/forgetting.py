@@ -37,12 +37,15 @@ MODULE_KINDS = {"embed": "embedding", "q_proj": "attention q", "k_proj": "attent
 RECIPES = {"sft-think": ("teacher traces, think style (off-policy)", "1", "none"),
            "sft-nothink": ("teacher traces, short style (off-policy)", "1", "none"),
            "rft": ("the base's own samples, correct ones kept (on-policy, once)", "1 if correct, else 0", "none"),
-           "grpo": ("the current policy's rollouts (on-policy)", "group-normalised advantage", "train.beta")}
+           "grpo": ("the current policy's rollouts (on-policy)", "group-normalised advantage", "train.beta"),
+           "grpo-kl": ("the current policy's rollouts (on-policy)", "group-normalised advantage", "train.kl_beta"),
+           "grpo-random": ("the current policy's rollouts (on-policy)", "group-normalised seeded coin flip", "train.beta"),
+           "sft-think-lora": ("teacher traces, think style (off-policy), LoRA adapters", "1", "none")}
 PREDICTORS = {"kl": "forward KL, exact", "kl_tokens": "the paper's token estimate", "param_distance": "parameter distance (L2)"}
 
 
-def ablation_table(gains: pd.DataFrame, transfer_arms: pd.DataFrame, beta: float) -> pd.DataFrame:
-    """Per arm (schema.ARMS order): q, w, beta (RECIPES; train.beta for the RL arm), the mean change
+def ablation_table(gains: pd.DataFrame, transfer_arms: pd.DataFrame, beta: float, kl_beta: float = 0.0) -> pd.DataFrame:
+    """Per arm (schema.ARMS order): q, w, beta (RECIPES: train.beta or train.kl_beta), the mean change
     per group over seeds (gains: arm, seed, group, change in points) and the TI readings of
     transfer.csv's "mean of seeds" rows (transfer_arms, indexed by arm)."""
     change = gains.groupby(["arm", "group"])["change"].mean().unstack("group")
@@ -51,7 +54,7 @@ def ablation_table(gains: pd.DataFrame, transfer_arms: pd.DataFrame, beta: float
         q, w, kl = RECIPES[arm]
         readings = transfer_arms.loc[arm, [c for c in ("TI_other", "TI_non", "TI_fixed_other", "TI_fixed_non")
                                            if c in transfer_arms]]
-        rows.append(dict(arm=arm, q=q, w=w, beta=beta if kl == "train.beta" else 0.0,
+        rows.append(dict(arm=arm, q=q, w=w, beta={"train.beta": beta, "train.kl_beta": kl_beta}.get(kl, 0.0),
                          **{f"change_{g}": change.loc[arm, g] for g in ("math", "other", "non")}, **readings))
     return pd.DataFrame(rows)
 
@@ -118,12 +121,17 @@ def update_rank(base: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], t
 
 def run_updates(runs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(sparsity, rank) of every run (models.Run) against its base: update_sparsity and update_rank
-    with the run's arm and seed. One model in memory beside its base's weights."""
+    with the run's arm and seed; an adapter run is compared with its adapters merged (exact for
+    LoRA on full-precision weights; a 4-bit base would be requantised). One model in memory beside
+    its base's weights."""
     bases, sparsity, rank = {}, [], []
     for run in runs:
         if run.base not in bases:
             bases[run.base] = {k: v.detach().cpu().clone() for k, v in load_model(run.base, "full")[0].named_parameters()}
-        tuned = {k: v.detach().cpu() for k, v in load_model(run.path, "full")[0].named_parameters()}
+        model = load_model(run.path, "full")[0]
+        if hasattr(model, "merge_and_unload"):  # a LoRA run: its adapters merged into the base's weights
+            model = model.merge_and_unload()
+        tuned = {k: v.detach().cpu() for k, v in model.named_parameters()}
         tag = dict(arm=run.method, seed=run.seed)
         sparsity.append(update_sparsity(bases[run.base], tuned).assign(**tag))
         rank.append(update_rank(bases[run.base], tuned).assign(**tag))

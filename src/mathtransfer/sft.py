@@ -38,13 +38,14 @@ def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: in
 
 
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
-              seed: int, checkpoints: str | None = None, lr: float | None = None):
+              seed: int, checkpoints: str | None = None, lr: float | None = None, mode: str | None = None):
     """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history.
     Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints). lr: peak learning rate
-    (default cfg.sft_lr), warmup over cfg.sft_warmup_ratio of the steps, then cosine decay."""
+    (default cfg.sft_lr), warmup over cfg.sft_warmup_ratio of the steps, then cosine decay. mode:
+    the weights trained (default cfg.mode; config.arm_mode gives an arm's)."""
     from trl import SFTConfig, SFTTrainer
 
-    model, tokenizer = models.load_model(base_path, cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+    model, tokenizer = models.load_model(base_path, mode or cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                                          gradient_checkpointing=cfg.gradient_checkpointing,
                                          fp32_upcast=cfg.qlora_fp32_upcast)
     args = SFTConfig(

@@ -15,7 +15,7 @@ scores land in reports/sweep/<arm>.csv; notebook 03 applies the rule to them and
     python -m mathtransfer.sweep [ARM ...] [--params PARAMS_FILE]     (make sweep; about 25 minutes
                                                                         for all four arms on 2 cores)
 
-Left out: writing params.yaml. The chosen rates are copied into train.sft_lr_by_arm / train.rl_lr
+Left out: writing params.yaml. The chosen rates are copied into train.lr_by_arm / train.sft_lr / train.rl_lr
 by hand, since they change every arm's results (and then `make repro` reruns them).
 Not part of `dvc repro`: the sweep is how the params were chosen, not part of the study's results.
 """
@@ -38,7 +38,7 @@ REPORT_DIR = "reports/sweep"
 def with_lr(cfg: config.TrainConfig, arm: str, lr: float, out_root: str) -> config.TrainConfig:
     """cfg with `arm` trained at `lr`, its model and checkpoints under out_root/<arm>-lr<lr>."""
     folder = os.path.join(out_root, f"{arm}-lr{lr:g}")
-    change = {"rl_lr": lr} if arm == "grpo" else {"sft_lr_by_arm": {**cfg.sft_lr_by_arm, arm: lr}}
+    change = {"lr_by_arm": {**cfg.lr_by_arm, arm: lr}}
     return dataclasses.replace(cfg, **change, out_dir=os.path.join(folder, "model"),
                                checkpoint_dir=os.path.join(folder, "checkpoints"))
 
