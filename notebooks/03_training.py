@@ -24,7 +24,7 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")
 from IPython.display import display
 
-from mathtransfer import config, dynamics, plots
+from mathtransfer import config, dynamics, plots, schema
 
 cfg = config.parse(config.TrainConfig, train, "train")
 sweep_cfg = config.parse(config.SweepConfig, sweep, "sweep")
@@ -49,15 +49,16 @@ print("\n".join(dynamics.aim_verdicts(spread, aim=0.10)))
 
 # %% [markdown]
 # ## 2 · Training curves
-# Mean over seeds (band: the seeds' range).
+# Mean over seeds (band: the seeds' range). The arms trained by TRL's SFTTrainer (the SFT arms and rl-offpolicy, whose loss is advantage-weighted and can fall below zero), then the GRPO arms.
 
 # %%
-if (curves.arm != "grpo").any():
-    plots.training_curves(curves[curves.arm != "grpo"], ["loss", "grad_norm", "token_accuracy"], "SFT arms");
+grpo_arms = schema.arms_trained_by("grpo")
+if (~curves.arm.isin(grpo_arms)).any():
+    plots.training_curves(curves[~curves.arm.isin(grpo_arms)], ["loss", "grad_norm", "token_accuracy"], "Arms trained by SFTTrainer");
 
 # %%
-if (curves.arm == "grpo").any():
-    plots.training_curves(curves[curves.arm == "grpo"], ["grad_norm", "reward", "reward_std", "completion_length", "kl"], "GRPO");
+if curves.arm.isin(grpo_arms).any():
+    plots.training_curves(curves[curves.arm.isin(grpo_arms)], ["grad_norm", "reward", "reward_std", "completion_length", "kl"], "GRPO arms");
 
 # %% [markdown]
 # ## 3 · Gradient-norm dynamics (the paper's Table 7)

@@ -13,12 +13,12 @@ from conftest import ROOT
 SRC = os.path.join(ROOT, "src", "mathtransfer")
 # design.md's floors; a module may import from its own floor or below, never above
 FLOORS = {
-    1: {"schema", "storage", "sandbox", "ti", "tasks", "tasks.scoring", "tasks.math_worker", "tasks.math_tasks", "tasks.reasoning",
+    1: {"schema", "storage", "sandbox", "ti", "tasks", "tasks.scoring", "tasks.math_worker", "tasks.math_tasks", "tasks.traces", "tasks.reasoning",
         "tasks.nonreasoning"},
     2: {"registry", "config", "scorers"},
     3: {"data", "hub", "models", "generation", "trainer_args", "memory"},
     4: {"pretrain", "rewards", "checkpoints"},
-    5: {"sft", "grpo"},
+    5: {"sft", "grpo", "offpolicy"},
     6: {"arms", "worldcheck"},
     7: {"stage", "report", "sweep"},  # the runners: a stage's notebook, the HTML report, the lr sweep
 }

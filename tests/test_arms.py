@@ -159,7 +159,8 @@ def test_dvc_stages_list_exactly_the_train_keys_their_arm_reads():
 
     stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
     for stage, arm in (("sft", "sft-think"), ("sft", "sft-think-lora"), ("rft", "rft"), ("grpo", "grpo"),
-                       ("grpo-kl", "grpo-kl"), ("grpo-random", "grpo-random")):
+                       ("grpo-kl", "grpo-kl"), ("grpo-random", "grpo-random"), ("rl-offpolicy", "rl-offpolicy"),
+                       ("sft-self", "sft-self")):
         block = stages[stage].get("do", stages[stage])
         keys = {p.split(".", 1)[1] for p in block["params"] if isinstance(p, str) and p.startswith("train.")}
         assert keys == set(arms.ARM_KEYS[arm]) | {"checkpoint_items", "out_dir", "checkpoint_dir"}, stage

@@ -1,5 +1,6 @@
 """Config parsing: every bad key stops with one line naming file, key, value and what is valid."""
 import dataclasses
+import os
 
 import pytest
 import yaml
@@ -223,3 +224,16 @@ def test_params_yaml_names_every_key_of_every_section():
     raw = config.read_params("params.yaml")
     for name, cls in config.SECTIONS.items():
         assert [f.name for f in dataclasses.fields(cls) if f.name not in raw[name]] == [], name
+
+
+def test_the_gpu_profiles_restate_every_arm_rate_of_the_mini_world():
+    """lr_by_arm merges key by key: a profile that did not restate an arm would train it at the
+    mini-world's rate."""
+    import yaml
+
+    from conftest import ROOT
+
+    mini = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))["train"]["lr_by_arm"]
+    for name in ("consumer-gpu", "consumer-gpu-6gb"):
+        profile = yaml.safe_load(open(os.path.join(ROOT, "profiles", f"{name}.yaml")))["train"]
+        assert set(mini) <= set(profile["lr_by_arm"]), (name, set(mini) - set(profile["lr_by_arm"]))

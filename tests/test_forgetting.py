@@ -102,6 +102,37 @@ def test_the_ablation_table_sets_each_recipe_beside_its_changes():
     assert "off-policy" in table.loc["sft-think", "q"] and "advantage" in table.loc["grpo", "w"]
 
 
+def _ablation(rows):
+    """An ablation table from (arm, {group: (change, low, high)})."""
+    return pd.DataFrame([dict(arm=arm, **{f"change_{g}{end}": v for g, (c, lo, hi) in groups.items()
+                                          for end, v in (("", c), ("_low", lo), ("_high", hi))})
+                         for arm, groups in rows])
+
+
+def test_an_ordering_is_stated_only_where_the_intervals_do_not_overlap():
+    table = _ablation([("rft", {"other": (0.0, -1.0, 1.0), "non": (0.5, -0.5, 1.5)}),
+                       ("sft-think", {"other": (-50.0, -53.0, -47.0), "non": (0.0, -1.0, 1.0)}),
+                       ("grpo", {"other": (1.0, 0.0, 2.0), "non": (3.0, 2.0, 4.0)}),
+                       ("grpo-kl", {"other": (1.5, 0.5, 2.5), "non": (-1.0, -2.0, -0.5)})])
+    lines = forgetting.ordering_sentences(table)
+    assert len(lines) == 2  # the orderings whose arms both ran
+    assert lines[0].startswith("on-policy SFT vs off-policy SFT") and "rft vs sft-think" in lines[0]
+    assert "other +0.0 [-1.0, +1.0] vs -50.0 [-53.0, -47.0]: higher, as found there" in lines[0]
+    assert "non +0.5 [-0.5, +1.5] vs +0.0 [-1.0, +1.0]: not separated, NOT as found there" in lines[0]
+    # the KL term: the paper found the two similar; overlapping intervals agree, separated ones do not
+    assert "other +1.0 [+0.0, +2.0] vs +1.5 [+0.5, +2.5]: not separated, as found there" in lines[1]
+    assert "non +3.0 [+2.0, +4.0] vs -1.0 [-2.0, -0.5]: higher, NOT as found there" in lines[1]
+
+
+def test_the_random_reward_sentence_reads_the_intervals():
+    table = _ablation([("grpo-random", {"math": (-5.0, -8.0, -2.0), "other": (-0.5, -2.0, 1.0),
+                                        "non": (-3.0, -5.0, -1.0)})])
+    assert forgetting.random_reward_sentence(table) == (
+        "grpo-random lost math (-5.0 [-8.0, -2.0] points) and kept other "
+        "(other -0.5 [-2.0, +1.0], non -3.0 [-5.0, -1.0]).")
+    assert forgetting.random_reward_sentence(table.assign(arm="grpo")) == "grpo-random did not run."
+
+
 def test_the_figures_have_a_panel_per_group_and_predictor():
     from mathtransfer import plots
 
@@ -127,3 +158,24 @@ def test_a_lora_run_is_compared_with_its_adapters_merged(tmp_path, tiny_data, ti
     assert by_kind["attention q"] > 0 and by_kind["embedding"] == 0  # LoRA adapts attention, not the embeddings
     adapted = rank[rank.kind == "attention q"]
     assert (adapted.rank_share > 0).all() and (adapted.rank_share * adapted[["rows", "columns"]].min(axis=1) <= 16).all()
+
+
+def test_math_traces_tell_a_wrong_strategy_from_wrong_arithmetic():
+    from mathtransfer.tasks.traces import trace_check
+
+    assert trace_check("7+1=8. 8+2=10. Answer: 10", 3) == dict(steps=2, full=False, arithmetic_error=False)
+    assert trace_check("Step 1: 7+1=8\nStep 2: 8+2=10\nStep 3: 10+3=22", 3) == dict(steps=3, full=True,
+                                                                                   arithmetic_error=True)
+    assert trace_check("Step 1: 49/7=7", 1)["arithmetic_error"] is False and trace_check("9/0=3", 1)["arithmetic_error"]
+    assert trace_check(None, 2) == dict(steps=0, full=False, arithmetic_error=False)
+    records = pd.DataFrame(dict(
+        id=["a", "b", "a", "b", "c"], group=["math", "math", "math", "math", "other"], method=["base", "base", "grpo", "grpo", "grpo"],
+        seed=[0, 0, 0, 0, 0], score=[0.0, 1.0, 1.0, 0.0, 1.0],
+        output=["1+2=3. Answer: 3", "2+2=4. 4+1=5. Answer: 5", "1+2=3. 3+3=6. Answer: 6", "2+2=5. 5+1=6. Answer: 6", "x"]))
+    items = dict(id=["a", "b", "c"], group=["math", "math", "other"],
+                 meta=['{"steps": 2}', '{"steps": 2}', "{}"])
+    table = forgetting.math_traces(records, forgetting.item_steps(items)).set_index("arm")
+    assert list(table.index) == ["base", "grpo"]
+    assert table.loc["base"].tolist()[:3] == [0.5, 0.5, 0.0]  # one right; one stopped early
+    assert table.loc["grpo"].tolist()[:3] == [0.5, 1.0, 0.5]  # every step taken; one with 2+2=5
+    assert forgetting.math_traces(records, {}).empty  # hub data: no steps, no table

@@ -109,6 +109,8 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     assert sparsity.changed.between(0, 1).all() and "all" in set(sparsity.kind)
     assert len(pd.read_csv(repo / "reports/results/transitions.csv")) == len(ARMS) * 12
     assert list(pd.read_csv(repo / "reports/results/ablation.csv").arm) == list(ARMS)
+    traces = pd.read_csv(repo / "reports/results/math_traces.csv")
+    assert list(traces.arm) == ["base", *ARMS] and traces[["right", "full_steps"]].stack().between(0, 1).all()
 
     # the HTML report: every executed notebook rendered and linked, every link and image resolves
     index = repo / "reports/index.html"

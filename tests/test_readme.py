@@ -15,11 +15,12 @@ import pandas as pd
 import yaml
 
 from conftest import ROOT
-from mathtransfer import config, dynamics
+from mathtransfer import config, dynamics, schema
 
 README = os.path.join(ROOT, "README.md")
 RESULTS = os.path.join(ROOT, "reports", "results")
-ARMS = ["sft-think", "sft-nothink", "rft", "grpo"]
+ARMS = ["sft-think", "sft-nothink", "rft", "grpo"]  # the main comparison's tables
+ALL_ARMS = list(schema.ARMS)  # the sweep, the arm settings and notebook 08's tables (the ablation arms too)
 NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
 # the tables, each found by the start of its header row
@@ -29,6 +30,8 @@ TI = "| arm, group | change (points) | TI v2 (pooled sigma) | TI v2 (zoo sigma) 
 ONE_ITEM = "| arm, group | one item moves: change (points) |"
 FORMAT = "| arm | other: strict / lenient / marker |"
 TOKENS_EQ = "| arm | training tokens seen, final (seed range) |"
+ABLATION = "| arm | math change (points) |"
+MATH_TRACES = "| model | math right | every step taken |"
 FITS = "| distance from the base (every checkpoint) |"
 SPARSITY = "| arm | parameters changed in bf16: all |"
 TRANSITIONS = "| arm | forgotten / gained: math |"
@@ -191,7 +194,7 @@ def sweep_expected() -> dict[str, list[float]]:
     """Notebook 03, section 5: each swept rate's final change per group and lowest math change
     (lr_sweep.csv), in registry order of the arms."""
     sweep = read("lr_sweep.csv")
-    sweep["arm"] = pd.Categorical(sweep["arm"], ARMS, ordered=True)
+    sweep["arm"] = pd.Categorical(sweep["arm"], ALL_ARMS, ordered=True)
     return {f"{row.arm} {row.lr:g}": [row.math, row.other, row.non, row.min_math]
             for row in sweep.sort_values(["arm", "lr"]).itertuples()}
 
@@ -215,7 +218,7 @@ def channel_expected() -> dict[str, list[float]]:
 @lru_cache
 def fits_expected() -> dict[str, list[float]]:
     """Notebook 08: R^2 of the quadratic fit of forgetting on each distance, with its interval, per
-    group, across all arms (forgetting_fits.csv) and within rft and grpo (forgetting_fits_near.csv)."""
+    group, across all arms (forgetting_fits.csv) and within the on-policy arms (forgetting_fits_near.csv)."""
     from mathtransfer.forgetting import PREDICTORS
 
     tables = [read(name).set_index(["predictor", "group"]) for name in ("forgetting_fits.csv", "forgetting_fits_near.csv")]
@@ -235,7 +238,7 @@ def sparsity_expected() -> dict[str, list[float]]:
     share = (pooled["changed_n"] / pooled["parameters"]).groupby(["arm", "kind"]).mean()
     rank = read("update_rank.csv").groupby("arm")["rank_share"].mean()
     return {arm: [share[(arm, k)] for k in ("all", "attention", "MLP", "embedding", "norm")] + [rank[arm]]
-            for arm in ARMS}
+            for arm in ALL_ARMS}
 
 
 @lru_cache
@@ -244,10 +247,28 @@ def transitions_expected() -> dict[str, list[float]]:
     group's tasks of the seed means; transitions.csv)."""
     moves = read("transitions.csv").groupby(["arm", "group"])[["forgotten", "gained"]].mean()
     return {arm: [moves.loc[(arm, g), c] for g in ("math", "other", "non") for c in ("forgotten", "gained")]
-            for arm in ARMS}
+            for arm in ALL_ARMS}
 
 
-RESULT_TABLES = {FITS: fits_expected, SPARSITY: sparsity_expected, TRANSITIONS: transitions_expected,
+@lru_cache
+def ablation_expected() -> dict[str, list[float]]:
+    """Notebook 08, section 1: per arm, the change on each group with its interval (points, seed
+    mean; intervals over items and seeds), then TI v2 (pooled sigma) on non-reasoning with its
+    interval (ablation.csv)."""
+    table = read("ablation.csv").set_index("arm")
+    columns = [f"{c}{end}" for c in ("change_math", "change_other", "change_non", "TI_non") for end in ("", "_low", "_high")]
+    return {arm: list(table.loc[arm, columns]) for arm in ALL_ARMS}
+
+
+@lru_cache
+def math_traces_expected() -> dict[str, list[float]]:
+    """Notebook 08, section 4b: per model, the shares of math answers right, taking every step, and
+    holding a step with a wrong result (math_traces.csv)."""
+    table = read("math_traces.csv").set_index("arm")
+    return {arm: list(table.loc[arm, ["right", "full_steps", "arithmetic_error"]]) for arm in table.index}
+
+
+RESULT_TABLES = {ABLATION: ablation_expected, MATH_TRACES: math_traces_expected, FITS: fits_expected, SPARSITY: sparsity_expected, TRANSITIONS: transitions_expected,
                  TRAINING: training_expected, EVALUATION: evaluation_expected, TI: ti_expected,
                  ONE_ITEM: one_item_expected, FORMAT: format_expected, TOKENS_EQ: tokens_eq_expected,
                  LATENT: latent_expected, TOKENS: tokens_expected, STEP_SPLIT: step_split_expected,
@@ -294,12 +315,13 @@ def test_the_arm_settings_match_params_and_the_rft_runs():
     train = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))["train"]
     lrs = config.arm_lrs(config.parse(config.TrainConfig, train, "train"))
     rows = {row[0]: row for row in table_rows(open(README).read(), ARM_SETTINGS)}
-    assert list(rows) == ARMS
-    for arm in ("sft-think", "sft-nothink", "rft"):
-        assert rows[arm][2].startswith(f"{train['sft_steps']} x {train['sft_batch_size']}")
-    assert rows["grpo"][2].startswith(f"{train['rl_steps']} x ({train['rl_prompts_per_step']} prompts x "
-                                      f"{train['num_generations']} rollouts)")
-    for arm in ARMS:
+    assert list(rows) == ALL_ARMS
+    for arm in ("sft-think", "sft-nothink", "rft", "sft-self", "sft-think-lora", "rl-offpolicy"):
+        assert rows[arm][2].startswith(f"{train['sft_steps']} x {train['sft_batch_size']}"), arm
+    for arm in ("grpo", "grpo-kl", "grpo-random"):
+        assert rows[arm][2].startswith(f"{train['rl_steps']} x ({train['rl_prompts_per_step']} prompts x "
+                                       f"{train['num_generations']} rollouts)"), arm
+    for arm in ALL_ARMS:
         assert float(rows[arm][3].split(",")[0]) == lrs[arm], arm
     runs = [json.load(open(os.path.join(RESULTS, "train", f"rft-seed{seed}_run.json"))) for seed in train["seeds"]]
     kept = re.search(r"([\d,]+)-([\d,]+) of ([\d,]+) kept", rows["rft"][1])

@@ -116,6 +116,9 @@ def test_the_coin_reward_is_seeded_and_blind_to_what_was_written():
     assert set(flips) == {0.0, 1.0} and 16 < sum(flips) < 48  # a fair coin over 64 rollouts
     assert flips != coin_reward(1)(right, trainer_state=state)  # seeded by the run's seed
     assert flips != coin_reward(0)(right, trainer_state=SimpleNamespace(global_step=4))  # fresh coins each step
+    split = coin_reward(0)  # a step's rollouts in two calls (train.generation_batch_size): fresh coins for each
+    first, second = split(right[:32], trainer_state=state), split(right[:32], trainer_state=state)
+    assert first == flips[:32] and second != first
 
 
 def test_the_ablation_arms_train_with_their_kl_term_coin_and_adapters(tmp_path, tiny_data, tiny_model_dir):
@@ -132,3 +135,42 @@ def test_the_ablation_arms_train_with_their_kl_term_coin_and_adapters(tmp_path, 
     assert curve["kl"].notna().any()  # TRL logs the KL term when beta > 0
     arms.run("sft-think-lora", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
     assert (tmp_path / "arms" / "sft-think-lora-seed0" / "adapter_config.json").is_file()
+
+
+def test_the_off_policy_arm_trains_through_trl_on_its_groups(tmp_path, tiny_data, tiny_model_dir):
+    from mathtransfer import arms
+
+    cfg = TrainConfig(**{**TINY.__dict__, "num_generations": 4, "out_dir": str(tmp_path / "arms"),
+                         "checkpoint_dir": str(tmp_path / "ckpt")})
+    curve, facts, _ = arms.run("rl-offpolicy", cfg, tiny_model_dir, tiny_data["train"], 0)
+    assert facts["final_step"] == cfg.sft_steps and curve["loss"].notna().all()
+    assert curve["tokens"].iloc[-1] > 0  # TRL's token count is kept
+    after = _weights(str(tmp_path / "arms" / "rl-offpolicy-seed0"))  # the advantages reached the loss
+    assert any(not torch.equal(_weights(tiny_model_dir)[k], after[k]) for k in after)
+
+
+def test_self_sft_draws_its_samples_again_from_the_current_policy(tmp_path, tiny_data, tiny_model_dir, monkeypatch):
+    from mathtransfer import arms
+
+    drawn = []  # (the policy's path, the prompts) of every draw
+    real = sft.rejection_sample
+
+    def spy(model, tokenizer, rows, *args, **kwargs):
+        drawn.append((model.name_or_path, list(rows["prompt"])))
+        kept = real(model, tokenizer, rows, *args, **kwargs)
+        # a tiny model is rarely right: keep its samples as if they were, so that every round trains
+        return kept if len(kept) else rows.map(lambda r: {"target": "1+1=2. Answer: 2"})
+
+    monkeypatch.setattr(sft, "rejection_sample", spy)
+    cfg = TrainConfig(**{**TINY.__dict__, "sft_steps": 4, "save_steps": 2, "self_every": 2, "rft_prompts": 8,
+                         "rft_samples": 2, "out_dir": str(tmp_path / "arms"), "checkpoint_dir": str(tmp_path / "ckpt")})
+    curve, facts, _ = arms.run("sft-self", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    assert facts["final_step"] == 4 and list(curve["step"]) == [1, 2, 3, 4] and len(facts["kept_per_round"]) == 2
+    assert drawn[0][0] == tiny_model_dir and drawn[1][0].endswith("checkpoint-2")  # step 2's policy, not the base
+    assert not set(drawn[0][1]) & set(drawn[1][1])  # fresh prompts each round
+    assert curve["learning_rate"].iloc[1:].is_monotonic_decreasing  # one schedule through the rounds (warmup: step 1)
+    assert curve["tokens"].is_monotonic_increasing  # the token count carries over the resume
+    # a rerun finds every round done and redraws nothing
+    drawn.clear()
+    arms.run("sft-self", cfg, tiny_model_dir, tiny_data["train"], 0, sample_batch_size=16)
+    assert drawn == []

@@ -3,7 +3,8 @@
 The paper's controlled study trains ONE base on the SAME math-only problems in four ways:
 - sft-think / sft-nothink: off-policy SFT on the teacher's traces (think / no-think style);
 - rft: on-policy SFT on the base model's own correct samples (rejection sampling);
-- grpo: GRPO with the task scorer as the reward.
+- grpo: GRPO with the task scorer as the reward;
+and the ablation's arms (schema.ARMS): grpo-kl, grpo-random, sft-think-lora, rl-offpolicy, sft-self.
 `run` trains one arm and returns its curve. A rerun with the same settings resumes from the newest
 complete checkpoint (after a crash or kill -9); a rerun with other settings, data, code or
 libraries starts afresh, because the checkpoint folder carries a fingerprint (run.json) of what
@@ -13,15 +14,17 @@ Left out: the trainers themselves (sft.py, grpo.py) and the full final evaluatio
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 
 import pandas as pd
 from datasets import Dataset, load_from_disk
 
-from . import checkpoints, config, generation, grpo, models, sft
+from . import checkpoints, config, generation, grpo, models, offpolicy, sft
 from .config import TrainConfig
 from .schema import ARMS, GROUPS, RL_SET, run_name
 from .storage import atomic_dir
@@ -47,7 +50,9 @@ def _keys(arm: str) -> tuple[str, ...]:
     spec = ARMS[arm]
     if spec.trainer == "grpo":
         return GRPO_KEYS + (("kl_beta",) if spec.kl else ())
-    return SFT_KEYS + (RFT_KEYS if spec.column == "target" else ())
+    if spec.trainer == "offpolicy":
+        return SFT_KEYS + ("num_generations", "offpolicy_wrong_share")
+    return SFT_KEYS + (RFT_KEYS if spec.column == "target" else ()) + (("self_every",) if spec.regenerate else ())
 
 
 ARM_KEYS = {arm: _keys(arm) for arm in ARMS}
@@ -60,8 +65,9 @@ def settings(arm: str, cfg: TrainConfig) -> dict:
 
 def math_split(train: Dataset, seed: int, arm: str | None = None) -> Dataset:
     """The math items of the training split an arm learns from, in a seeded order. The mini-world
-    gives every arm the same items. Hub data (data.source: hub) holds two sets: the SFT arms take
-    the rows that carry their teacher trace, rft and grpo the RL set's prompts (data.RL_SET)."""
+    gives every arm the same items. Hub data (data.source: hub) holds two sets: the arms that learn
+    from a teacher trace take the rows that carry it, the others (rft, sft-self, the grpo arms) the
+    RL set's prompts (data.RL_SET)."""
     rows = train.filter(lambda group: group == "math", input_columns="group")
     column = ARMS[arm].column if arm in ARMS else None
     if column and column.startswith("teacher"):
@@ -72,8 +78,9 @@ def math_split(train: Dataset, seed: int, arm: str | None = None) -> Dataset:
 
 
 def rft_rows(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, batch_size: int,
-             cache_dir: str) -> Dataset:
-    """rft's training rows: the base model's own correct answers (cached for a resume)."""
+             cache_dir: str, arm: str = "rft") -> Dataset:
+    """rft's training rows: the model's (base_path's) own correct answers (cached for a resume);
+    sft-self's rows of one round. ValueError naming `arm` when no sample was correct."""
     if os.path.isfile(os.path.join(cache_dir, "state.json")):
         return load_from_disk(cache_dir)
     model, tokenizer = models.load_model(base_path, "full")
@@ -81,12 +88,47 @@ def rft_rows(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, batch_s
     kept = sft.rejection_sample(model, tokenizer, prompts, cfg.rft_samples, cfg.max_completion_length,
                                 batch_size, seed)
     if len(kept) == 0:
-        raise ValueError(f"rft: none of the {len(prompts) * cfg.rft_samples} samples from {base_path} was correct; "
+        raise ValueError(f"{arm}: none of the {len(prompts) * cfg.rft_samples} samples from {base_path} was correct; "
                          "raise train.rft_prompts or train.rft_samples, or pretrain the base longer")
     kept.info.description = json.dumps(dict(prompts=len(prompts), samples=len(prompts) * cfg.rft_samples))
     with atomic_dir(cache_dir, marker="state.json") as tmp:
         kept.save_to_disk(tmp)
     return kept
+
+
+def self_rounds(cfg: TrainConfig, base_path: str, rows: Dataset, seed: int, ckpt: str, out_dir: str,
+                batch_size: int, arm: str) -> tuple[list[dict], list[int], float]:
+    """sft-self (iterative on-policy SFT): the rft recipe in rounds of cfg.self_every steps, each on
+    correct samples drawn from the policy as the round starts (the base for round 0, then the
+    previous round's last checkpoint) on its own share of the first rft_prompts prompts. One
+    optimizer state and one learning-rate schedule run through all rounds (each round resumes the
+    previous one's checkpoint). Each round's samples are cached in the checkpoint folder; a run
+    killed inside a round restarts that round from its first checkpoint (the checkpoints after it
+    are dropped), so that it ends with the model an uninterrupted run gives.
+    Returns the log history, the rows kept per round and the training loop's seconds in this call."""
+    n_rounds = -(-cfg.sft_steps // cfg.self_every)
+    share = max(1, min(cfg.rft_prompts, len(rows)) // n_rounds)
+    history, kept, seconds = [], [], 0.0
+    for r in range(n_rounds):
+        start, stop = r * cfg.self_every, min((r + 1) * cfg.self_every, cfg.sft_steps)
+        models.free_memory()  # the previous round's trainer may still hold (GPU) memory
+        done = checkpoints.checkpoint_step(checkpoints.last_complete_checkpoint(ckpt))
+        if start < done < stop:  # killed inside this round: restart it from its first checkpoint
+            for step, path in checkpoints.checkpoint_folders(ckpt):
+                if step > start:
+                    shutil.rmtree(path)
+        prompts = rows.select(range(r * share, min((r + 1) * share, len(rows))))
+        policy = checkpoints.last_complete_checkpoint(ckpt) if r else base_path  # (a cached round is not redrawn)
+        data = rft_rows(dataclasses.replace(cfg, rft_prompts=share), policy, prompts, seed + r, batch_size,
+                        os.path.join(ckpt, "self_data", f"round{r}"), arm=arm)
+        kept.append(len(data))
+        if stop < cfg.sft_steps and done >= stop:
+            continue  # a round finished before an interruption
+        history = sft.train_sft(cfg, base_path, data, "target", out_dir, seed, checkpoints=ckpt, lr=config.arm_lr(cfg, arm),
+                                mode=config.arm_mode(cfg, arm), stop_at=stop if stop < cfg.sft_steps else None,
+                                fresh_data=True)
+        seconds += next((h["train_runtime"] for h in reversed(history) if "train_runtime" in h), 0.0)
+    return history, kept, seconds
 
 
 def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
@@ -113,6 +155,16 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     start = time.perf_counter()
     if ARMS[arm].trainer == "grpo":
         history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt, arm=arm)
+    elif ARMS[arm].trainer == "offpolicy":
+        # the SFT arms' schedule, batch and steps on groups of teacher responses, weighted by advantage
+        groups = offpolicy.teacher_groups(rows, cfg.num_generations, cfg.offpolicy_wrong_share, seed)
+        facts.update(responses=len(groups), share_correct=round(sum(groups["reward"]) / len(groups), 4))
+        history = sft.train_sft(cfg, base_path, groups, "response", out_dir, seed, checkpoints=ckpt,
+                                lr=config.arm_lr(cfg, arm), mode=config.arm_mode(cfg, arm),
+                                trainer_class=offpolicy.advantage_trainer(), keep_columns=("advantage",))
+    elif ARMS[arm].regenerate:  # sft-self: the current policy's correct samples, drawn again every round
+        history, kept, loop_seconds = self_rounds(cfg, base_path, rows, seed, ckpt, out_dir, sample_batch_size, arm)
+        facts.update(kept_per_round=kept)
     else:
         if ARMS[arm].column == "target":  # rft: the base's own correct samples
             rows = rft_rows(cfg, base_path, rows, seed, sample_batch_size, os.path.join(ckpt, "rft_data"))
@@ -123,6 +175,9 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     curve = curves(history)
     facts["final_step"] = int(curve["step"].max()) if len(curve) else 0
     timing.update(run_seconds=round(time.perf_counter() - start, 1), **_speed(history, resumed_from))
+    if ARMS[arm].regenerate and timing["steps_trained"]:  # the rounds' loops together, not the last one's
+        timing.update(train_seconds=round(loop_seconds, 1),
+                      seconds_per_step=round(loop_seconds / timing["steps_trained"], 3))
     return curve, facts, timing
 
 
@@ -154,8 +209,8 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
     the next-token distributions, exact over the vocabulary, averaged over the tokens of the base's
     own greedy answers to the math items scored here, each with its end of turn (generation.forward_kl;
     0 at step 0). kl_math_tokens: the paper's token-level estimate on the same answers
-    (generation.sampled_kl). param_distance: ||theta - theta_base||_2 (full weights; NaN for an
-    adapter run, whose 4-bit base cannot be merged exactly).
+    (generation.sampled_kl). param_distance: ||theta - theta_base||_2 (an adapter run's checkpoint is
+    merged into its base, loaded in full precision for scoring, first).
     Then the optimizer states of all but the newest checkpoint are dropped (checkpoints.prune_checkpoints):
     only the newest is ever resumed from, the others are kept for their weights."""
     models.free_memory()  # the trainer's model may still sit in a reference cycle
@@ -175,7 +230,7 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
             token_ids = generation.response_token_ids(tokenizer, texts[1])
             if not adapter_run:
                 base_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
-                base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
+            base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
             distances = dict(kl_math=0.0, kl_math_tokens=0.0, param_distance=0.0)
         else:
             tuned_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
@@ -184,8 +239,8 @@ def score_checkpoints(base_path: str, out_dir: str, ckpt_dir: str, final_step: i
                     base_lp = generation.response_logprobs(model, tokenizer, *texts, batch_size)
             distances = dict(kl_math=generation.forward_kl(base_lp, tuned_lp),
                              kl_math_tokens=generation.sampled_kl(base_lp, tuned_lp, token_ids),
-                             param_distance=(float("nan") if adapter_run else
-                                             generation.parameter_distance(base_state, model)))
+                             param_distance=generation.parameter_distance(
+                                 base_state, model.merge_and_unload() if adapter_run else model))
         table = records.groupby(["task", "group"], sort=False)["score"].agg(["mean", "size"]).reset_index()
         tables.append(table.rename(columns={"mean": "accuracy", "size": "n"}).assign(step=step, **distances))
         model = None  # one model in memory at a time (the GPU profile's are GBs)

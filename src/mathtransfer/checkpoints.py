@@ -60,21 +60,26 @@ def checkpoint_step(checkpoint: str | None) -> int:
     return state(checkpoint)["global_step"] if checkpoint else 0
 
 
-def train_and_save(trainer, tokenizer, out_dir: str):
+def train_and_save(trainer, tokenizer, out_dir: str, save: bool = True):
     """Train (resuming from the newest complete checkpoint if one exists), then save the model or
-    adapter atomically; returns the log history. Shared by every arm. A run whose last checkpoint
-    is already at max_steps is not trained further (resuming would add a step): its weights are
-    taken from that checkpoint."""
+    adapter atomically (unless save is False: a round of sft-self that stops early); returns the log
+    history. Shared by every arm. A run whose last checkpoint is already at max_steps is not trained
+    further (resuming would add a step): its weights are taken from that checkpoint."""
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # curves are saved and plotted; no dict per log line
     last = last_complete_checkpoint(trainer.args.output_dir)
+    if last and hasattr(trainer, "_total_train_tokens"):  # TRL's SFT token count is not restored on resume
+        counts = [h["num_tokens"] for h in state(last)["log_history"] if "num_tokens" in h]
+        trainer._total_train_tokens = int(counts[-1]) if counts else 0
     if last and checkpoint_step(last) >= trainer.args.max_steps:
         trainer._load_from_checkpoint(last)
         history = state(last)["log_history"]
     else:
         trainer.train(resume_from_checkpoint=last)
         history = trainer.state.log_history
+    if not save:
+        return history
     with atomic_dir(out_dir, marker=MODEL_MARKERS) as tmp:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -129,7 +134,7 @@ def prepare_checkpoints(ckpt_dir: str, fp: dict) -> None:
                         return
             except ValueError:  # cut short by a kill: not the same settings
                 pass
-        elif any(not (d.startswith(("checkpoint-", "README")) or d == "rft_data") for d in os.listdir(ckpt_dir)):
+        elif any(not (d.startswith(("checkpoint-", "README")) or d in ("rft_data", "self_data")) for d in os.listdir(ckpt_dir)):
             raise FileExistsError(f"{ckpt_dir}: not a checkpoint folder of this project; remove it or "
                                   "choose another train.out_dir")
         print(f"{ckpt_dir}: made by other settings or code; starting afresh")

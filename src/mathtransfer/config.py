@@ -187,8 +187,9 @@ def _seeds_ok(value) -> bool:
 
 @dataclass
 class TrainConfig:
-    """Stages `sft`, `rft`, `grpo` (and `training`, which reads seeds and indicator_steps): the
-    math-only post-training arms (sft-think, sft-nothink, rft, grpo).
+    """The arm stages (`sft`, `rft`, `grpo`, `sft-self`, `rl-offpolicy`, `grpo-kl`, `grpo-random`; and
+    `training`, which reads seeds and indicator_steps): the math-only post-training arms of
+    schema.ARMS, each reading the keys arms.ARM_KEYS lists for it.
 
     Every arm starts from the same base and sees only the math training split. SFT and RL learning
     rates are separate keys, as in the paper (its RL rate is 50x lower)."""
@@ -202,7 +203,8 @@ class TrainConfig:
     lora_alpha: int = param(32, "LoRA alpha (lora and qlora modes).", ge=1)
     save_steps: int = param(25, "Checkpoint every this many steps (resume and matched-gain curves).", ge=1)
     max_grad_norm: float = param(0.5, "Gradient clipping norm (all arms).", gt=0)
-    sft_lr: float = param(5e-4, "SFT peak learning rate (sft-think, sft-nothink, rft): linear warmup over "
+    sft_lr: float = param(5e-4, "Peak learning rate of the arms trained by SFTTrainer (the SFT arms and rl-offpolicy) "
+                          "that lr_by_arm does not list: linear warmup over "
                           "sft_warmup_ratio of the steps, then cosine decay to 0 (the paper's released config). "
                           "Chosen per arm by the sweep rule (mathtransfer.sweep); arms that need another value "
                           "take it from lr_by_arm.", gt=0, le=1)
@@ -235,6 +237,11 @@ class TrainConfig:
                         "the KL only when > 0).", ge=0)
     kl_beta: float = param(0.04, "KL coefficient of the grpo-kl arm (the ablation's KL term; 0.04 was TRL's default "
                            "and the value of the paper's ablation configs).", gt=0)
+    self_every: int = param(50, "sft-self: steps between two draws of samples from the current policy (50: four "
+                            "draws in 200 steps; each draw takes rft_prompts / draws fresh prompts).", ge=1)
+    offpolicy_wrong_share: float = param(0.5, "rl-offpolicy: the share of the teacher's responses that follow the "
+                                         "world's wrong strategy (0.5: the share that makes a group's rewards "
+                                         "differ most often; fixed before any training).", gt=0, le=0.99)
     epsilon: float = param(0.2, "GRPO lower clipping range.", gt=0, le=1)
     epsilon_high: float = param(0.28, "GRPO upper clipping range (DAPO clip-higher).", gt=0, le=1)
     generation_batch_size: int = param(0, "GRPO rollouts generated in one call (the KV cache of a call grows with it; "
@@ -399,7 +406,8 @@ class SweepConfig:
     seed: int = param(0, "Training seed of the sweep's runs (one seed, as a practitioner's sweep).", ge=0)
     lrs: dict = param({"sft-think": [1e-4, 3e-4, 1e-3], "sft-nothink": [1e-4, 3e-4, 1e-3], "rft": [1e-4, 3e-4, 1e-3],
                        "grpo": [3e-5, 1e-4, 3e-4], "grpo-kl": [3e-5, 1e-4, 3e-4], "grpo-random": [3e-5, 1e-4, 3e-4],
-                       "sft-think-lora": [1e-3, 3e-3, 1e-2]},
+                       "sft-think-lora": [1e-3, 3e-3, 1e-2], "rl-offpolicy": [1e-4, 3e-4, 1e-3],
+                       "sft-self": [1e-4, 3e-4, 1e-3]},
                       "Learning rates swept per arm (at least three each, a factor of about 3 apart).",
                       valid=(_lrs_ok, "a mapping from an arm (" + ", ".join(ARMS) + ") to a list of numbers "
                              "in (0, 1]"))

@@ -1,4 +1,4 @@
-"""What predicts forgetting (issue 15's analyses on the arms we have): item transitions, update
+"""What predicts forgetting (issue 15's analyses): the ablation and its orderings, item transitions, update
 sparsity and rank, and forgetting against distance from the base across checkpoints.
 
 - Item transitions (`transitions`): per arm and task, the share of test items that go from right
@@ -15,11 +15,17 @@ sparsity and rank, and forgetting against distance from the base across checkpoi
   with a bootstrap interval over checkpoints (RL's Razor's form). Predictors, each measured by
   the training stage at every checkpoint on the base's greedy math answers: the exact forward KL,
   the paper's token-level estimate on the same answers, and the parameter distance.
+- How math answers fail (`math_traces`, mini-world): right, full strategy (every step taken), or a
+  step with a wrong result.
 - The ablation table (`ablation_table`): per arm its sampling distribution q, weights w and KL
-  beta (RECIPES), beside its changes and TI readings.
+  beta (RECIPES), beside its changes and TI readings with intervals; `ordering_sentences` says
+  which of the paper's orderings (ORDERINGS) hold here, `random_reward_sentence` whether the
+  random-reward arm keeps skills.
 Left out: training (arms.py measures each checkpoint's distances), figures (plots.py).
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -27,6 +33,7 @@ import torch
 
 from .models import load_model
 from .schema import ARMS
+from .tasks.traces import trace_check
 
 RANK_TOL = 1e-3  # a singular value counts towards the update's rank above this share of the largest
 MODULE_KINDS = {"embed": "embedding", "q_proj": "attention q", "k_proj": "attention k", "v_proj": "attention v",
@@ -40,23 +47,107 @@ RECIPES = {"sft-think": ("teacher traces, think style (off-policy)", "1", "none"
            "grpo": ("the current policy's rollouts (on-policy)", "group-normalised advantage", "train.beta"),
            "grpo-kl": ("the current policy's rollouts (on-policy)", "group-normalised advantage", "train.kl_beta"),
            "grpo-random": ("the current policy's rollouts (on-policy)", "group-normalised seeded coin flip", "train.beta"),
-           "sft-think-lora": ("teacher traces, think style (off-policy), LoRA adapters", "1", "none")}
+           "sft-think-lora": ("teacher traces, think style (off-policy), LoRA adapters", "1", "none"),
+           "sft-self": ("the current policy's samples, correct ones kept, drawn every train.self_every steps "
+                        "(on-policy)", "1 if correct, else 0", "none"),
+           "rl-offpolicy": ("teacher traces, think style, a share stopped early (off-policy)",
+                            "group-normalised advantage", "none")}
+# the arms that learn from the policy's own samples (the fits "near the base" take them alone)
+ON_POLICY = [arm for arm, spec in ARMS.items() if spec.trainer == "grpo" or spec.column == "target"]
+CHANGE_COLUMNS = ("change_math", "change_other", "change_non")  # the seed means, from gains
+# the paper's ablation orderings (Tables 3-4, Qwen3-8B-Base), and the questions of later work: (first
+# arm, second arm, what the paper or the work found: the first "higher" than the second, or "similar")
+ORDERINGS = [("rft", "sft-think", "higher", "on-policy SFT vs off-policy SFT (paper: 35.7/35.0 vs 34.4/26.6)"),
+             ("sft-self", "sft-think", "higher", "iterative on-policy SFT vs off-policy SFT (Retaining by Doing)"),
+             ("grpo", "rl-offpolicy", "higher", "on-policy RL vs off-policy RL (paper: 38.2/35.8 vs 35.9/31.7)"),
+             ("grpo", "grpo-kl", "similar", "RL without vs with a KL term (paper: 38.2/35.8 vs 39.9/35.0)"),
+             ("sft-think-lora", "sft-think", "higher", "LoRA SFT vs full SFT (LoRA Learns Less and Forgets Less)")]
 PREDICTORS = {"kl": "forward KL, exact", "kl_tokens": "the paper's token estimate", "param_distance": "parameter distance (L2)"}
 
 
 def ablation_table(gains: pd.DataFrame, transfer_arms: pd.DataFrame, beta: float, kl_beta: float = 0.0) -> pd.DataFrame:
     """Per arm (schema.ARMS order): q, w, beta (RECIPES: train.beta or train.kl_beta), the mean change
-    per group over seeds (gains: arm, seed, group, change in points) and the TI readings of
-    transfer.csv's "mean of seeds" rows (transfer_arms, indexed by arm)."""
+    per group over seeds (gains: arm, seed, group, change in points) and, from transfer.csv's "mean
+    of seeds" rows (transfer_arms, indexed by arm), every TI reading and the changes' and readings'
+    95% intervals over items and seeds (columns <reading>_low, <reading>_high)."""
     change = gains.groupby(["arm", "group"])["change"].mean().unstack("group")
     rows = []
     for arm in [a for a in ARMS if a in change.index]:
         q, w, kl = RECIPES[arm]
-        readings = transfer_arms.loc[arm, [c for c in ("TI_other", "TI_non", "TI_fixed_other", "TI_fixed_non")
-                                           if c in transfer_arms]]
+        names = [f"{r}_{g}" for r in ("change", "TI", "TI_fixed", "TI_v1") for g in ("math", "other", "non")]
+        readings = transfer_arms.loc[arm, [f"{n}{end}" for n in names for end in ("", "_low", "_high")
+                                           if f"{n}{end}" in transfer_arms and f"{n}{end}" not in CHANGE_COLUMNS]]
         rows.append(dict(arm=arm, q=q, w=w, beta={"train.beta": beta, "train.kl_beta": kl_beta}.get(kl, 0.0),
                          **{f"change_{g}": change.loc[arm, g] for g in ("math", "other", "non")}, **readings))
     return pd.DataFrame(rows)
+
+
+def _interval(row, column: str) -> str:
+    return f"{row[column]:+.1f} [{row[column + '_low']:+.1f}, {row[column + '_high']:+.1f}]"
+
+
+def ordering_sentences(ablation: pd.DataFrame) -> list[str]:
+    """For each of ORDERINGS whose two arms ran, per group (other, non): the two arms' changes with
+    their intervals, "higher"/"lower" only where the intervals do not overlap (else "not
+    separated"), and whether that is what the paper (or the later work) found."""
+    table = ablation.set_index("arm")
+    lines = []
+    for first, second, expected, what in ORDERINGS:
+        if first not in table.index or second not in table.index:
+            continue
+        parts = []
+        for group in ("other", "non"):
+            a, b, col = table.loc[first], table.loc[second], f"change_{group}"
+            seen = ("higher" if a[col + "_low"] > b[col + "_high"] else
+                    "lower" if a[col + "_high"] < b[col + "_low"] else "not separated")
+            holds = seen == expected or (expected == "similar" and seen == "not separated")
+            parts.append(f"{group} {_interval(a, col)} vs {_interval(b, col)}: {seen}, "
+                         + ("as found there" if holds else "NOT as found there"))
+        lines.append(f"{what}: {first} vs {second}: " + "; ".join(parts) + ".")
+    return lines
+
+
+def random_reward_sentence(ablation: pd.DataFrame, arm: str = "grpo-random") -> str:
+    """Whether the random-reward arm raised math and kept the other groups (each change's interval
+    reaching 0 or above), with the numbers."""
+    if arm not in set(ablation["arm"]):
+        return f"{arm} did not run."
+    row = ablation.set_index("arm").loc[arm]
+    math = "raised math" if row["change_math_low"] > 0 else "lost math" if row["change_math_high"] < 0 else "left math unchanged"
+    kept = [g for g in ("other", "non") if row[f"change_{g}_high"] >= 0]
+    return (f"{arm} {math} ({_interval(row, 'change_math')} points) and "
+            + (f"kept {' and '.join(kept)}" if kept else "kept neither other nor non")
+            + f" (other {_interval(row, 'change_other')}, non {_interval(row, 'change_non')}).")
+
+
+def item_steps(items) -> dict[str, int]:
+    """Math item id -> its number of steps, from the items' meta (mini-world items carry it; others
+    are left out)."""
+    steps = {}
+    for item_id, group, meta in zip(items["id"], items["group"], items["meta"]):
+        value = json.loads(meta or "{}").get("steps") if group == "math" else None
+        if isinstance(value, int):
+            steps[item_id] = value
+    return steps
+
+
+def math_traces(records: pd.DataFrame, steps_by_id: dict[str, int]) -> pd.DataFrame:
+    """How the math answers fail (mini-world): per model (base first, then the arms in schema.ARMS
+    order, seed means) the share of math answers that are right, that take all of their item's
+    steps (the full strategy: the world's wrong one stops a step early), and that hold a step with a
+    wrong result (tasks.traces.trace_check). steps_by_id: item id -> its number of steps (the
+    item's meta); items without one are left out (hub data has none: an empty table)."""
+    math = records[(records["group"] == "math") & records["id"].isin(list(steps_by_id))]
+    if math.empty:
+        return pd.DataFrame(columns=["arm", "right", "full_steps", "arithmetic_error", "n"])
+    checks = pd.DataFrame([trace_check(text, steps_by_id[i]) for text, i in zip(math["output"], math["id"])],
+                          index=math.index)
+    table = math[["method", "seed"]].assign(right=math["score"] >= 1.0, full_steps=checks["full"],
+                                            arithmetic_error=checks["arithmetic_error"])
+    per_seed = table.groupby(["method", "seed"])[["right", "full_steps", "arithmetic_error"]].mean()
+    per_arm = per_seed.groupby("method").mean().assign(n=table.groupby("method").size() // table.groupby("method")["seed"].nunique())
+    order = [m for m in ["base", *ARMS] if m in per_arm.index]
+    return per_arm.loc[order].rename_axis("arm").reset_index()
 
 
 def transitions(records: pd.DataFrame, base: str = "base", n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -152,11 +243,13 @@ def predictor_fits(points: pd.DataFrame, predictors: list[str], n_resamples: int
                    seed: int = 0) -> pd.DataFrame:
     """For each predictor column and group (other, non) of `points` (one row per checkpoint; the
     groups' changes as columns other and non): the quadratic fit of the drop (-change) on the
-    predictor, R^2 with a 95% bootstrap interval over checkpoints, and the number of points."""
+    predictor, R^2 with a 95% bootstrap interval over checkpoints, and the number of points. Only
+    checkpoints that have every predictor are used, so that the predictors are compared on the same
+    points."""
     rng = np.random.default_rng(seed)
     rows = []
+    usable = points.dropna(subset=predictors)
     for predictor in predictors:
-        usable = points.dropna(subset=[predictor])
         picks = rng.integers(0, len(usable), (n_resamples, len(usable)))
         for group in ("other", "non"):
             x, y = usable[predictor].to_numpy(float), -usable[group].to_numpy(float)

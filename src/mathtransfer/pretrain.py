@@ -22,12 +22,13 @@ from .models import MODEL_MARKERS
 from .storage import atomic_dir
 
 
-def as_conversations(ds: Dataset, response_column: str = "target") -> Dataset:
-    """Rows -> TRL's conversational prompt/completion format (the chat template is applied by TRL)."""
+def as_conversations(ds: Dataset, response_column: str = "target", keep: tuple[str, ...] = ()) -> Dataset:
+    """Rows -> TRL's conversational prompt/completion format (the chat template is applied by TRL),
+    with the columns in `keep` kept as they are."""
     return ds.map(lambda row: {
         "prompt": [{"role": "user", "content": row["prompt"]}],
         "completion": [{"role": "assistant", "content": row[response_column]}],
-    }, remove_columns=ds.column_names)
+    }, remove_columns=[c for c in ds.column_names if c not in keep])
 
 
 def sft_config(cfg: BaseConfig, out_dir: str, seed: int):

@@ -35,9 +35,16 @@ def format_reward(completions, **_) -> list[float]:
 
 def coin_reward(seed: int):
     """A reward function (TRL's form) that flips a fair coin per rollout: 1.0 or 0.0 from a hash of
-    (seed, the trainer's step, the rollout's position), so it is seeded, the same on a resumed run,
-    and independent of the completion and of its correctness."""
+    (seed, the trainer's step, the call's number within the step, the rollout's position), so it is
+    seeded, the same on a resumed run (which resumes at a step's start), fresh for every call when a
+    step's rollouts come in several (train.generation_batch_size), and independent of the completion
+    and of its correctness."""
+    calls = {"step": None, "n": 0}
+
     def coin_reward(completions, trainer_state=None, **_) -> list[float]:
         step = trainer_state.global_step if trainer_state is not None else 0
-        return [float(hashlib.sha256(f"{seed}:{step}:{i}".encode()).digest()[0] & 1) for i in range(len(completions))]
+        calls["n"] = calls["n"] + 1 if calls["step"] == step else 0
+        calls["step"] = step
+        key = f"{seed}:{step}" + (f":{calls['n']}" if calls["n"] else "")  # a step's first call: as before the split
+        return [float(hashlib.sha256(f"{key}:{i}".encode()).digest()[0] & 1) for i in range(len(completions))]
     return coin_reward

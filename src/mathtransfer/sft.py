@@ -4,6 +4,8 @@
   teacher_nothink) of the math training split, mirroring the paper's Qwen3-32B teacher.
 - rft: on-policy SFT. `rejection_sample` draws k answers per math prompt from the base model
   itself (temperature 1.0) and keeps the correct ones; SFT then trains on them.
+Also the trainer of sft-self (rounds of rft, arms.self_rounds: `stop_at`, `fresh_data`), of
+sft-think-lora (`mode`) and of rl-offpolicy (an SFTTrainer subclass, offpolicy.py: `trainer_class`).
 Checkpoints are written every `save_steps` (into `<out_dir>-checkpoints` unless told otherwise);
 a rerun resumes from the last complete one, and the final model (or LoRA adapter) is saved with
 save_pretrained, atomically (checkpoints.train_and_save).
@@ -38,11 +40,17 @@ def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: in
 
 
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
-              seed: int, checkpoints: str | None = None, lr: float | None = None, mode: str | None = None):
+              seed: int, checkpoints: str | None = None, lr: float | None = None, mode: str | None = None,
+              trainer_class=None, keep_columns: tuple[str, ...] = (), stop_at: int | None = None,
+              fresh_data: bool = False):
     """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history.
     Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints). lr: peak learning rate
     (default cfg.sft_lr), warmup over cfg.sft_warmup_ratio of the steps, then cosine decay. mode:
-    the weights trained (default cfg.mode; config.arm_mode gives an arm's)."""
+    the weights trained (default cfg.mode; config.arm_mode gives an arm's). trainer_class: an
+    SFTTrainer subclass (offpolicy.AdvantageSFTTrainer) that reads the columns in keep_columns.
+    stop_at: stop (with a checkpoint, and no final model) at this step, the schedule still running to
+    sft_steps; fresh_data: `rows` are new data for a resumed run, read from their start (sft-self's
+    rounds: arms.self_rounds)."""
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, mode or cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
@@ -56,9 +64,25 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
         warmup_steps=cfg.sft_warmup_ratio,
         max_length=cfg.sft_max_length or model.config.max_position_embeddings,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
-        save_strategy="steps", save_steps=cfg.save_steps,
+        save_strategy="steps", save_steps=cfg.save_steps, remove_unused_columns=not keep_columns,
+        ignore_data_skip=fresh_data,
         **run_args(seed, cfg.gradient_checkpointing, cfg.optim, cfg.grad_accum),
     )
-    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
-                         train_dataset=as_conversations(rows, response_column))
-    return train_and_save(trainer, tokenizer, out_dir)
+    trainer = (trainer_class or SFTTrainer)(model=model, args=args, processing_class=tokenizer,
+                                            train_dataset=as_conversations(rows, response_column, keep_columns))
+    if stop_at is not None:
+        trainer.add_callback(_stop_at(stop_at))
+    return train_and_save(trainer, tokenizer, out_dir, save=stop_at is None)
+
+
+def _stop_at(step: int):
+    """A callback that saves a checkpoint and stops training once the trainer reaches `step`."""
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **_):
+            if state.global_step >= step:
+                control.should_save = control.should_training_stop = True
+            return control
+
+    return StopAt()
