@@ -52,6 +52,7 @@ def test_teacher_groups_are_seeded_mixed_and_normalised_within_each_group():
         else:
             assert (adv == 0).all()
     assert 0.3 < sum(groups["reward"]) / groups.num_rows < 0.7
+    assert offpolicy.teacher_groups(rows, 8, 0.5, 0, n_prompts=2).to_list() == groups.to_list()[:16]  # the first prompts
     # a trace with no wrong version (no number before its answer): an all-correct group, advantage 0
     lone = offpolicy.teacher_groups(rows.select([0]).map(lambda r: {"teacher_think": f"\\boxed{{{r['answer']}}}"}),
                                     4, 0.5, 0)

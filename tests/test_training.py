@@ -137,13 +137,21 @@ def test_the_ablation_arms_train_with_their_kl_term_coin_and_adapters(tmp_path, 
     assert (tmp_path / "arms" / "sft-think-lora-seed0" / "adapter_config.json").is_file()
 
 
-def test_the_off_policy_arm_trains_through_trl_on_its_groups(tmp_path, tiny_data, tiny_model_dir):
-    from mathtransfer import arms
+def test_the_off_policy_arm_trains_through_trl_on_its_groups(tmp_path, tiny_data, tiny_model_dir, monkeypatch):
+    from mathtransfer import arms, offpolicy
+
+    batches = []  # every batch's advantages, as the collator hands them to the loss
+    collate = offpolicy.AdvantageCollator.__call__
+    monkeypatch.setattr(offpolicy.AdvantageCollator, "__call__",
+                        lambda self, examples: batches.append([e["advantage"] for e in examples]) or collate(self, examples))
 
     cfg = TrainConfig(**{**TINY.__dict__, "num_generations": 4, "out_dir": str(tmp_path / "arms"),
                          "checkpoint_dir": str(tmp_path / "ckpt")})
     curve, facts, _ = arms.run("rl-offpolicy", cfg, tiny_model_dir, tiny_data["train"], 0)
     assert facts["final_step"] == cfg.sft_steps and curve["loss"].notna().all()
+    # batches of 4 = one whole group of 4 each, in order: its advantages sum to 0, and they differ
+    assert facts["responses"] == cfg.sft_steps * cfg.sft_batch_size and len(batches) == cfg.sft_steps
+    assert all(len(b) == 4 and abs(sum(b)) < 1e-5 for b in batches) and any(max(b) > 0 for b in batches)
     assert curve["tokens"].iloc[-1] > 0  # TRL's token count is kept
     after = _weights(str(tmp_path / "arms" / "rl-offpolicy-seed0"))  # the advantages reached the loss
     assert any(not torch.equal(_weights(tiny_model_dir)[k], after[k]) for k in after)

@@ -156,12 +156,14 @@ def run(arm: str, cfg: TrainConfig, base_path: str, train: Dataset, seed: int,
     if ARMS[arm].trainer == "grpo":
         history = grpo.train_grpo(cfg, base_path, rows, out_dir, seed, checkpoints=ckpt, arm=arm)
     elif ARMS[arm].trainer == "offpolicy":
-        # the SFT arms' schedule, batch and steps on groups of teacher responses, weighted by advantage
-        groups = offpolicy.teacher_groups(rows, cfg.num_generations, cfg.offpolicy_wrong_share, seed)
+        # the SFT arms' schedule, batch and steps on groups of teacher responses, weighted by advantage,
+        # whole groups in order: one pass over the prompts the steps need
+        prompts = -(-cfg.sft_steps * cfg.sft_batch_size // cfg.num_generations)
+        groups = offpolicy.teacher_groups(rows, cfg.num_generations, cfg.offpolicy_wrong_share, seed, prompts)
         facts.update(responses=len(groups), share_correct=round(sum(groups["reward"]) / len(groups), 4))
         history = sft.train_sft(cfg, base_path, groups, "response", out_dir, seed, checkpoints=ckpt,
                                 lr=config.arm_lr(cfg, arm), mode=config.arm_mode(cfg, arm),
-                                trainer_class=offpolicy.advantage_trainer(), keep_columns=("advantage",))
+                                trainer_class=offpolicy.advantage_trainer(), keep_columns=("advantage",), in_order=True)
     elif ARMS[arm].regenerate:  # sft-self: the current policy's correct samples, drawn again every round
         history, kept, loop_seconds = self_rounds(cfg, base_path, rows, seed, ckpt, out_dir, sample_batch_size, arm)
         facts.update(kept_per_round=kept)

@@ -11,6 +11,9 @@ rewards differ. The rewards are
 the task scorer's verdicts (rewards.correctness_reward, GRPO's reward) and the advantages
 (r - mean) / (std + 1e-4) within the group, as TRL's GRPO scales them. Groups whose rewards are all
 equal get advantage 0 and teach nothing, as in GRPO.
+The groups are trained in order, whole (sft.train_sft's in_order: a step of 32 responses holds two
+groups of 16), as a GRPO step holds its rollouts' groups, so that a group's right and wrong
+responses meet in the same step; one pass over the prompts the steps need.
 `AdvantageSFTTrainer` is SFTTrainer with the advantage carried through its collator and the token
 log-likelihood weighted by it (`policy_gradient_loss`): TRL has no trainer for a weighted
 log-likelihood on fixed responses. No importance ratio and no clipping: the responses are not the
@@ -35,15 +38,16 @@ from .tasks.traces import wrong_teacher
 STD_EPS = 1e-4  # TRL's GRPOTrainer: advantages / (std + 1e-4)
 
 
-def teacher_groups(rows: Dataset, n: int, wrong_share: float, seed: int) -> Dataset:
-    """n teacher responses per row of `rows` (columns prompt, task, answer, meta, teacher_think): each
-    the think trace or, with probability wrong_share (seeded), the trace stopped one step early.
-    Returns one row per response: prompt, response, reward (the scorer's), advantage (in its group)."""
+def teacher_groups(rows: Dataset, n: int, wrong_share: float, seed: int, n_prompts: int | None = None) -> Dataset:
+    """n teacher responses per row of the first n_prompts `rows` (columns prompt, task, answer, meta,
+    teacher_think): each the think trace or, with probability wrong_share (seeded), the teacher
+    answering with the previous result. Returns one row per response, a group's n rows together:
+    prompt, response, reward (the scorer's), advantage (in its group)."""
     if n < 2:
         raise ValueError(f"train.num_generations: off-policy RL needs groups of at least 2 responses, got {n}")
     rng = random.Random(seed)
     out = []
-    for row in rows:
+    for row in rows.select(range(min(n_prompts or len(rows), len(rows)))):
         wrong = wrong_teacher(row["teacher_think"]) or row["teacher_think"]  # none: an all-correct group
         responses = [wrong if rng.random() < wrong_share else row["teacher_think"] for _ in range(n)]
         rewards = correctness_reward(responses, [row["task"]] * n, [row["answer"]] * n, [row["meta"]] * n)

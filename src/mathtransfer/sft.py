@@ -42,7 +42,7 @@ def rejection_sample(model, tokenizer, rows: Dataset, k: int, max_new_tokens: in
 def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: str, out_dir: str,
               seed: int, checkpoints: str | None = None, lr: float | None = None, mode: str | None = None,
               trainer_class=None, keep_columns: tuple[str, ...] = (), stop_at: int | None = None,
-              fresh_data: bool = False):
+              fresh_data: bool = False, in_order: bool = False):
     """SFT of the base on (prompt, rows[response_column]); returns the trainer's log history.
     Checkpoints go to `checkpoints` (default: <out_dir>-checkpoints). lr: peak learning rate
     (default cfg.sft_lr), warmup over cfg.sft_warmup_ratio of the steps, then cosine decay. mode:
@@ -50,7 +50,8 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
     SFTTrainer subclass (offpolicy.AdvantageSFTTrainer) that reads the columns in keep_columns.
     stop_at: stop (with a checkpoint, and no final model) at this step, the schedule still running to
     sft_steps; fresh_data: `rows` are new data for a resumed run, read from their start (sft-self's
-    rounds: arms.self_rounds)."""
+    rounds: arms.self_rounds); in_order: batches in the rows' order (rl-offpolicy's whole groups), not
+    shuffled."""
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = models.load_model(base_path, mode or cfg.mode, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
@@ -65,7 +66,7 @@ def train_sft(cfg: TrainConfig, base_path: str, rows: Dataset, response_column: 
         max_length=cfg.sft_max_length or model.config.max_position_embeddings,
         max_grad_norm=cfg.max_grad_norm, completion_only_loss=True, logging_steps=1,
         save_strategy="steps", save_steps=cfg.save_steps, remove_unused_columns=not keep_columns,
-        ignore_data_skip=fresh_data,
+        ignore_data_skip=fresh_data, train_sampling_strategy="sequential" if in_order else "random",
         **run_args(seed, cfg.gradient_checkpointing, cfg.optim, cfg.grad_accum),
     )
     trainer = (trainer_class or SFTTrainer)(model=model, args=args, processing_class=tokenizer,
