@@ -84,12 +84,13 @@ fig = plots.matched_gain(run_gains)
 fig.savefig("reports/figures/matched_gain.png", dpi=120)
 
 # %% [markdown]
-# Reading each run where its math gain first reaches a common level (linear between checkpoints): the level is the largest gain (to 0.001, rounded down) that every run with a gain reaches, capped at +0.10 (`dynamics.matched_level`). Runs that never gain on math are listed and left out.
+# Reading each run where its math gain first reaches a common level (linear between checkpoints): the level is the largest gain (to 0.001, rounded down) that every run with a gain reaches, capped at +0.10 (`dynamics.matched_level`). Runs that never gain on math are listed and left out. This and the two matched views below compare the four arms of the main comparison (`dynamics.MAIN_ARMS`): the ablation's arms, some of which barely move (grpo-random, rl-offpolicy), would pull every common level down to where nothing has happened yet; notebook 08 compares them.
 
 # %%
-level, without_gain = dynamics.matched_level(run_gains, cap=0.10)
+main_gains = run_gains[run_gains["arm"].isin(dynamics.MAIN_ARMS)]
+level, without_gain = dynamics.matched_level(main_gains, cap=0.10)
 print("runs without any math gain (left out):", ", ".join(f"{a} seed {s}" for a, s in without_gain) or "none")
-matched = dynamics.at_math_gain(run_gains, level)
+matched = dynamics.at_math_gain(main_gains, level)
 matched.to_csv("reports/results/matched_gain.csv", index=False)
 print(f"matched math gain: {level:+.3f}" if level > 0 else "no run gained on math: no matched comparison")
 matched.groupby("arm")[["step", "other", "non"]].agg(["mean", "std"]).reindex(arm_order).round(3)
@@ -112,8 +113,9 @@ final_kl = run_kl.loc[run_kl.groupby(["arm", "seed"]).step.idxmax()].groupby("ar
 final_kl.reindex(arm_order).round(4)
 
 # %%
-kl_level = dynamics.matched_kl(run_kl)
-at_kl = dynamics.at_level(run_kl, "kl", kl_level)
+main_kl = run_kl[run_kl["arm"].isin(dynamics.MAIN_ARMS)]
+kl_level = dynamics.matched_kl(main_kl)
+at_kl = dynamics.at_level(main_kl, "kl", kl_level)
 at_kl.to_csv("reports/results/matched_kl.csv", index=False)
 print(f"matched forward KL: {kl_level:g} nats per token")
 at_kl.groupby("arm")[["step", "math", "other", "non", "first_segment"]].mean().reindex(arm_order).round(3)
@@ -126,8 +128,9 @@ at_kl.groupby("arm")[["step", "math", "other", "non", "first_segment"]].mean().r
 run_tokens = dynamics.token_path(curves, ckpts)
 fig = plots.matched_tokens(run_tokens)
 fig.savefig("reports/figures/matched_tokens.png", dpi=120)
-token_level = dynamics.reached_level(run_tokens, "tokens")
-at_tokens = dynamics.at_level(run_tokens, "tokens", token_level)
+main_tokens = run_tokens[run_tokens["arm"].isin(dynamics.MAIN_ARMS)]
+token_level = dynamics.reached_level(main_tokens, "tokens")
+at_tokens = dynamics.at_level(main_tokens, "tokens", token_level)
 at_tokens.to_csv("reports/results/matched_tokens.csv", index=False)
 print(f"equal training tokens: {token_level:,.0f}")
 at_tokens.groupby("arm")[["step", "math", "other", "non", "first_segment"]].mean().reindex(arm_order).round(3)

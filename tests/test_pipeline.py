@@ -22,6 +22,7 @@ from conftest import run as _run
 from safetensors.torch import load_file
 
 from mathtransfer.registry import TASKS
+from mathtransfer.dynamics import MAIN_ARMS
 from mathtransfer.schema import ARMS
 from mathtransfer.report import broken_links
 
@@ -101,7 +102,7 @@ def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
     assert {"change_other", "TI_fixed_non_high", "TI_v1_other_low"} <= set(transfer.columns)
     assert len(pd.read_csv(repo / "reports/results/ti_one_item.csv")) == len(ARMS) * 2
     assert len(pd.read_csv(repo / "reports/results/format_content.csv")) == len(ARMS) * 3
-    assert set(pd.read_csv(repo / "reports/results/matched_tokens.csv").arm) == set(ARMS)
+    assert set(pd.read_csv(repo / "reports/results/matched_tokens.csv").arm) == set(MAIN_ARMS)
     # notebook 08: what predicts forgetting
     fits = pd.read_csv(repo / "reports/results/forgetting_fits.csv")
     assert set(fits.predictor) == {"kl", "kl_tokens", "param_distance"} and len(fits) == 6

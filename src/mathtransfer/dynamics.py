@@ -30,6 +30,12 @@ import pandas as pd
 INDICATORS = ["early_slope", "half_life", "total", "late_mean", "late_var", "decay_rate", "oscillation"]
 
 
+# the paper's main comparison, set at equal math gain, KL and tokens (notebook 03); the other arms
+# are the ablation's (notebook 08), some of which barely move and would pull every common level down
+# to where nothing has happened yet
+MAIN_ARMS = ("sft-think", "sft-nothink", "rft", "grpo")
+
+
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(x, y, 1)[0]) if len(x) >= 2 else float("nan")
 
