@@ -1,6 +1,8 @@
 # Two commands, each self-sufficient on a fresh machine with Python 3.11 and pip:
-#   make repro   set up .venv if needed, then `dvc repro` (the mini-world by default;
-#                `make repro PROFILE=consumer-gpu` first lays profiles/consumer-gpu.yaml over params.yaml)
+#   make repro   set up .venv if needed, then the pipeline: `dvc repro`, independent stages side by
+#                side (mathtransfer.repro; JOBS=N stages at once, default cores // threads); the
+#                mini-world by default; `make repro PROFILE=consumer-gpu` first lays
+#                profiles/consumer-gpu.yaml over params.yaml)
 #   make test    set up .venv if needed, then the test suite
 #   make sweep   the arms' learning-rate sweep (how train.lr_by_arm and train.rl_lr were chosen)
 PYTHON ?= python3.11
@@ -28,7 +30,7 @@ repro: $(STAMP)
 ifdef PROFILE
 	$(RUN) python -m mathtransfer.config params.yaml --apply=profiles/$(PROFILE).yaml
 endif
-	$(RUN) dvc repro
+	$(RUN) python -m mathtransfer.repro $(if $(JOBS),--jobs $(JOBS))
 
 # The learning-rate sweep that chose the arms' rates (not part of repro; needs data and base):
 # `make sweep` for every arm, `make sweep ARMS=grpo` for one. Writes reports/sweep/<arm>.csv.

@@ -20,7 +20,7 @@ FLOORS = {
     4: {"pretrain", "rewards", "checkpoints"},
     5: {"sft", "grpo", "offpolicy"},
     6: {"arms", "worldcheck"},
-    7: {"stage", "report", "sweep"},  # the runners: a stage's notebook, the HTML report, the lr sweep
+    7: {"stage", "report", "sweep", "repro"},  # the runners: a stage's notebook, the HTML report, the lr sweep, the pipeline
 }
 APART = {"evaluate", "transfer", "zoo", "forgetting", "latent", "tokens", "dynamics", "plots"}  # analyses: floors 1-3 only
 FLOOR = {module: floor for floor, modules in FLOORS.items() for module in modules}

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -25,6 +26,7 @@ from mathtransfer.registry import TASKS
 from mathtransfer.dynamics import MAIN_ARMS
 from mathtransfer.schema import ARMS
 from mathtransfer.report import broken_links
+from mathtransfer.stage import backup_dir
 
 GIT = ["git", "-c", "user.email=test@example.org", "-c", "user.name=test"]
 
@@ -45,7 +47,10 @@ def _changed(repo):
 
 
 def test_smoke_profile_end_to_end_and_no_op_rerun(repo):
-    _ok(_run(["dvc", "repro"], repo))
+    # make repro's runner: independent stages two at a time; `dvc repro` afterwards finds nothing to do
+    first = _ok(_run([sys.executable, "-m", "mathtransfer.repro", "--jobs", "2"], repo))
+    assert "stages up to date" in first.stdout and "grpo@0: ran" in first.stdout, first.stdout
+    assert not (repo / ".stage-backup").exists()  # every stage's backup dropped
     for out in ("reports/00_data.ipynb", "reports/01_base.ipynb", "reports/01_base_eval.ipynb",
                 "reports/results/data_summary.csv", "reports/results/pretrain_loss.csv", "reports/metrics/base.json",
                 "data/miniworld/dataset_dict.json", "models/base/model.safetensors", "reports/timings/base.json",
@@ -159,7 +164,7 @@ def test_a_training_stage_killed_mid_run_resumes_to_the_same_model(repo):
     psutil.wait_procs(family, timeout=10)
     assert first.exists(), "the stage ended before its first checkpoint"
     assert not (model / "model.safetensors").exists(), "the kill came after the run had finished"
-    assert (repo / ".stage-backup/manifest.json").is_file()  # the runner's backup of reports/ survived
+    assert (repo / backup_dir(stage) / "manifest.json").is_file()  # the runner's backup of the stage's reports survived
 
     again = _ok(_run(["dvc", "repro", "-s", stage], repo))  # not -f: the killed run is not taken as done
     assert f"Running stage '{stage}'" in again.stdout

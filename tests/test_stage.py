@@ -117,3 +117,38 @@ def test_parameters_read_values_as_yaml(tmp_path):
     (tmp_path / "params.yaml").write_text("seed: 3\ntrain: {seeds: [0]}\n")
     values = stage.parameters(str(tmp_path / "params.yaml"), [("arm", "grpo"), ("run_seed", "2")])
     assert values == {"seed": 3, "train": {"seeds": [0]}, "arm": "grpo", "run_seed": 2}
+
+
+def test_a_stage_restores_only_its_own_reports_so_stages_can_run_side_by_side(workdir):
+    backup = stage.backup_dir("grpo@0")
+    stage.snapshot(backup=backup, scope=["results/a.csv", "results/train"])
+    (workdir / "reports/results/a.csv").write_text("half")  # this stage, interrupted
+    (workdir / "reports/results/train").mkdir()
+    (workdir / "reports/results/train/mine.csv").write_text("half")
+    (workdir / "reports/01.ipynb").write_text('{"other": 1}')  # another stage, running beside it
+    (workdir / "reports/results/other.csv").write_text("new")
+    assert stage.restore(backup=backup) is True
+    assert (workdir / "reports/results/a.csv").read_text() == "x\n1\n"
+    assert not (workdir / "reports/results/train/mine.csv").exists()
+    assert (workdir / "reports/01.ipynb").read_text() == '{"other": 1}'
+    assert (workdir / "reports/results/other.csv").read_text() == "new"
+    assert not (workdir / stage.BACKUP).exists()
+
+
+def test_a_stage_owns_the_report_outputs_dvc_yaml_declares_for_it(monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.delenv("DVC_STAGE", raising=False)
+    assert stage.own_reports() is None and stage.backup_dir() == ".stage-backup/_all"
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("DVC_STAGE", "grpo@0")
+    assert stage.own_reports() == ["results/train/grpo-seed0_checkpoints.csv", "results/train/grpo-seed0_curve.csv",
+                                   "results/train/grpo-seed0_run.json", "train/grpo-seed0.ipynb"]
+    assert stage.backup_dir() == ".stage-backup/grpo_0"
+
+
+def test_the_timing_record_keeps_each_code_cell_s_seconds_and_first_line():
+    nb = {"cells": [{"cell_type": "markdown", "source": "# title"},
+                    {"cell_type": "code", "source": "\nimport torch\nx = 1", "metadata": {"papermill": {"duration": 1.234}}},
+                    {"cell_type": "code", "source": "", "metadata": {}}]}
+    assert stage.cell_seconds(nb) == [dict(seconds=1.23, first_line="import torch"), dict(seconds=0.0, first_line="")]

@@ -60,7 +60,11 @@ class SharedConfig:
     """Top-level keys every stage may read."""
 
     seed: int = param(0, "Seed of every random choice (data generation, init, sampling).", ge=0)
-    threads: int = param(2, "torch CPU threads (set deliberately: oversubscription is 5-8x slower).", ge=1)
+    threads: int = param(1, "torch CPU threads of each stage's process. `make repro` (mathtransfer.repro) runs "
+                         "cores // threads stages side by side: the mini-world's stages leave a second thread "
+                         "half idle (one at 2 threads takes 0.66-0.73 of its time at 1, while two at 1 thread "
+                         "side by side run as fast as one alone), so 1 thread per stage and one stage per core. "
+                         "Set deliberately: oversubscription is 5-8x slower.", ge=1)
 
 
 def _benchmarks_ok(value) -> bool:
