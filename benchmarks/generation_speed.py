@@ -4,8 +4,10 @@
 
 Greedy answers to the first --per-task test items of every task, generated once with the
 evaluation's batching (left padding, KV cache, length-sorted batches of evaluation.batch_size) and
-once prompt by prompt; prints both wall times, their ratio, and whether the answers agree. Then the
-evaluate stage's wall time from its last run (reports/timings/evaluate.json).
+once prompt by prompt; prints both wall times, their ratio, and whether the answers agree (and
+writes them, with tokens per second, to reports/timings/generation_speed.json for
+benchmarks/profile_repro.py). Then the evaluate stage's wall time from its last run
+(reports/timings/evaluate.json).
 """
 import argparse
 import json
@@ -28,7 +30,7 @@ def main():
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     raw = config.read_params(args.params)
-    threads = raw.get("threads", 2)
+    threads = raw.get("threads", 1)
     torch.set_num_threads(threads)
     hf_logging.set_verbosity_error()
     ecfg = config.parse(config.EvalConfig, raw.get("evaluation"), "evaluation")
@@ -48,6 +50,12 @@ def main():
     print(f"batched (batch {ecfg.batch_size}): {t_batched:7.2f} s  ({len(prompts) / t_batched:7.1f} prompts/s)")
     print(f"one at a time:      {t_single:7.2f} s  ({len(prompts) / t_single:7.1f} prompts/s)")
     print(f"speed-up: {t_single / t_batched:.1f}x; identical answers: {agree} of {len(prompts)}")
+    tokens = [sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) for texts in (batched, single)]
+    storage.write_timing("generation_speed", dict(
+        prompts=len(prompts), threads=threads, batch_size=ecfg.batch_size, batched_seconds=round(t_batched, 2),
+        single_seconds=round(t_single, 2), batched_tokens_per_second=round(tokens[0] / t_batched),
+        single_tokens_per_second=round(tokens[1] / t_single), speedup=round(t_single / t_batched, 2),
+        identical=agree))  # read by benchmarks/profile_repro.py
     speed = "reports/timings/evaluate.json"
     if os.path.isfile(speed):
         facts = json.load(open(speed))

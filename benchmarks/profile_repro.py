@@ -13,7 +13,8 @@ stages side by side (mathtransfer.repro, repro.json). Splits the stages' time in
   small part);
 - generation: rft's and sft-self's samples, the evaluation (generation and scoring of every model);
 - scoring: each run's checkpoints scored on the test subset (greedy answers, KL, parameter distance);
-- analysis: every other cell (tables, plots, the latent and token analyses' forward passes).
+- analysis: every other cell (tables, plots, the latent and token analyses' forward passes);
+- unsplit: a stage recorded before the runner kept cell times (only its known parts are split off).
 Prints a markdown report and writes it to --out (the committed copy is the run the README cites).
 Throughput: pretraining and training tokens per second (TRL's token counts), the pretraining's
 share of the CPU's measured fp32 matmul rate; generation batched against one prompt at a time
@@ -27,7 +28,7 @@ import re
 
 import pandas as pd
 
-CATEGORIES = ["start-up", "data", "training", "generation", "scoring", "analysis"]
+CATEGORIES = ["start-up", "data", "training", "generation", "scoring", "analysis", "unsplit"]
 # (notebook, first line of a code cell) -> category; a cell matching none is analysis
 CELL_RULES = [
     (r".*", r"^# Parameters|^(import|from) ", "start-up"),
@@ -61,21 +62,31 @@ def stage_rows(timings: str) -> pd.DataFrame:
         record = _load(path)
         name = os.path.splitext(os.path.relpath(path, os.path.join(timings, "stages")))[0]
         split = dict.fromkeys(CATEGORIES, 0.0)
-        cells = record.get("cells", [])
-        split["start-up"] += record["seconds"] - sum(c["seconds"] for c in cells)  # kernel, papermill, writing
-        for cell in cells:
-            split[category(record["notebook"], cell["first_line"])] += cell["seconds"]
+        cells = record.get("cells")
+        if cells is None:  # an older record: the stage's time, not its cells'
+            split["unsplit"] = record["seconds"]
+            split[category(record["notebook"], "")] = 0.0
+        else:
+            split["start-up"] += record["seconds"] - sum(c["seconds"] for c in cells)  # kernel, papermill, writing
+            for cell in cells:
+                split[category(record["notebook"], cell["first_line"])] += cell["seconds"]
         if name.startswith("train/"):  # the arms.run cell: set-up, sampling, loop
             run = _load(os.path.join(timings, "train", os.path.basename(path)))
             loop, sampling = run.get("train_seconds") or 0.0, run.get("sampling_seconds") or 0.0
             if os.path.basename(name).startswith("sft-self-"):  # samples between its rounds (set-up included)
                 sampling = max(0.0, run.get("run_seconds", 0.0) - loop)
-            setup = max(0.0, split["training"] - loop - sampling)
-            split.update(training=loop, generation=split["generation"] + sampling, data=split["data"] + setup)
+            if cells is None:
+                split.update(training=loop, generation=sampling, unsplit=split["unsplit"] - loop - sampling)
+            else:
+                setup = max(0.0, split["training"] - loop - sampling)
+                split.update(training=loop, generation=split["generation"] + sampling, data=split["data"] + setup)
         if name == "01_base" and os.path.isfile(os.path.join(timings, "base.json")):
             loop = _load(os.path.join(timings, "base.json"))["seconds"]
-            split["data"] += max(0.0, split["training"] - loop)  # tokenizer, data conversion, save
-            split["training"] = min(split["training"], loop)
+            if cells is None:
+                split.update(training=loop, unsplit=split["unsplit"] - loop)
+            else:
+                split["data"] += max(0.0, split["training"] - loop)  # tokenizer, data conversion, save
+                split["training"] = min(split["training"], loop)
         rows.append(dict(stage=name, seconds=record["seconds"], threads=record.get("threads"), **split))
     return pd.DataFrame(rows)
 
@@ -113,6 +124,7 @@ def report(timings: str, results: str) -> str:
     stages = stage_rows(timings)
     if stages.empty:
         return f"no stage timings in {timings}/stages: run `make repro` first"
+    shown = [c for c in CATEGORIES if c != "unsplit" or stages[c].any()]
     total = stages[CATEGORIES].sum()
     stage_sum = stages.seconds.sum()
     lines = ["# Where `make repro` spends its time", ""]
@@ -124,14 +136,14 @@ def report(timings: str, results: str) -> str:
     else:
         lines.append(f"The stages' own times add up to {stage_sum / 60:.1f} min (no repro.json: run through `dvc repro`).")
     lines += ["", "| part | minutes | share of the stages' time |", "|---|---|---|"]
-    lines += [f"| {name} | {total[name] / 60:.1f} | {100 * total[name] / stage_sum:.0f}% |" for name in CATEGORIES]
-    lines += ["", "By stage (seconds):", "", "| stage | wall | " + " | ".join(CATEGORIES) + " |",
-              "|---|---|" + "---|" * len(CATEGORIES)]
+    lines += [f"| {name} | {total[name] / 60:.1f} | {100 * total[name] / stage_sum:.0f}% |" for name in shown]
+    lines += ["", "By stage (seconds):", "", "| stage | wall | " + " | ".join(shown) + " |",
+              "|---|---|" + "---|" * len(shown)]
     groups = stages.assign(group=[re.sub(r"-seed\d+$", "", s) for s in stages.stage])
     for group, part in groups.groupby("group", sort=False):
         label = group if len(part) == 1 else f"{group} (x{len(part)}, mean)"
         mean = part[["seconds", *CATEGORIES]].mean()
-        lines.append(f"| {label} | {mean.seconds:.0f} | " + " | ".join(f"{mean[c]:.0f}" for c in CATEGORIES) + " |")
+        lines.append(f"| {label} | {mean.seconds:.0f} | " + " | ".join(f"{mean[c]:.0f}" for c in shown) + " |")
     lines += ["", "Throughput:", ""] + throughput(timings, results)
     return "\n".join(lines) + "\n"
 

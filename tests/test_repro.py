@@ -1,4 +1,6 @@
 """The pipeline runner (make repro): stages side by side in the order of their dependencies."""
+import os
+import sys
 import threading
 import time
 
@@ -70,3 +72,11 @@ def test_only_changed_stages_and_the_stages_after_them_run():
     assert repro.to_run(needs, {"a"}) == {"a": [], "eval": ["a"]}
     assert repro.to_run(needs, {"base"}) == {"base": [], "a": ["base"], "b": ["base"], "eval": ["a", "b"]}
     assert repro.to_run(needs, set()) == {}
+
+
+def test_a_stage_s_other_thread_pools_follow_threads_unless_the_user_set_them(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    env = repro.stage_env(1)
+    assert env["OMP_NUM_THREADS"] == "1" and env["OPENBLAS_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "3"
+    assert env["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)  # the venv's python runs the stages

@@ -13,7 +13,7 @@ depends on has finished. Every stage runs exactly as under `dvc repro` (same par
 at once, the one first in dvc.yaml's order starts first. The stages' own report files stay apart
 (mathtransfer.stage backs up and restores only the files a stage declares).
 N defaults to the cores over `threads` on a CPU, and to 1 with a GPU (two trainings would share
-its memory). A failed stage stops the stages after it; the others finish; the exit status is 1
+its memory). numpy's and OpenMP's thread pools are held to `threads` too (stage_env). A failed stage stops the stages after it; the others finish; the exit status is 1
 and the failed stage's last output lines are printed.
 Left out: stages on several machines (dvc exp run --queue does that for whole experiments).
 """
@@ -100,25 +100,39 @@ def to_run(needs: dict[str, list[str]], changed: set[str]) -> dict[str, list[str
     return {name: [dep for dep in deps if dep in keep] for name, deps in needs.items() if name in keep}
 
 
-def default_jobs(params_file: str = "params.yaml") -> int:
+def default_jobs(threads: int) -> int:
     """Cores // threads on a CPU (at least 1); 1 with a GPU."""
     import torch
 
     if torch.cuda.is_available():
         return 1
-    threads = read_params(params_file).get("threads", 1) or 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores // threads)
 
 
-def dvc_stage(name: str, log_dir: str = os.path.join(".dvc", "tmp", "repro")) -> bool:
+# the thread pools besides torch's (numpy's BLAS, OpenMP): a stage sets torch's from `threads`, these
+# default to every core, and two stages side by side would then spin against each other (a PCA
+# ran 5x slower)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def stage_env(threads: int) -> dict[str, str]:
+    """The environment of a stage run side by side: every thread pool at `threads` (unless set), and
+    this interpreter's folder first on PATH (dvc.yaml's commands say `python`: the venv's, even
+    when the runner was started as .venv/bin/python without activating the venv)."""
+    env = {**{name: str(threads) for name in THREAD_VARIABLES}, **os.environ}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def dvc_stage(name: str, env: dict[str, str] | None = None, log_dir: str = os.path.join(".dvc", "tmp", "repro")) -> bool:
     """`dvc repro --single-item name`, its output kept in log_dir/<name>.log; one line when done."""
     os.makedirs(log_dir, exist_ok=True)
     log = os.path.join(log_dir, name.replace("@", "_") + ".log")
     start = time.perf_counter()
     with open(log, "w") as fh:
         code = subprocess.call([sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", name],
-                               stdout=fh, stderr=subprocess.STDOUT)
+                               stdout=fh, stderr=subprocess.STDOUT, env=env)
     with open(log) as fh:
         lines = fh.read().splitlines()
     ran = not any("didn't change, skipping" in line for line in lines)
@@ -147,13 +161,15 @@ def main(argv: list[str]) -> int:
     if not pending:
         print(f"all {len(needs)} stages up to date; nothing to run")
         return 0
-    jobs = args.jobs or default_jobs()
+    threads = read_params("params.yaml").get("threads", 1) or 1
+    jobs = args.jobs or default_jobs(threads)
+    env = stage_env(threads)
     print(f"{len(pending)} of {len(needs)} stages to bring up to date, up to {jobs} at a time", flush=True)
     seconds = {}
 
     def run(name: str) -> bool:
         began = time.perf_counter()
-        ok = dvc_stage(name)
+        ok = dvc_stage(name, env)
         seconds[name] = round(time.perf_counter() - began, 1)
         return ok
 
