@@ -134,7 +134,7 @@ def report(timings: str, results: str) -> str:
         lines.append(f"Wall time of the run: {r['seconds'] / 60:.1f} min ({r['stages']} stages, up to {r['jobs']} at a time; "
                      f"the stages' own times add up to {stage_sum / 60:.1f} min).")
     else:
-        lines.append(f"The stages' own times add up to {stage_sum / 60:.1f} min (no repro.json: run through `dvc repro`).")
+        lines.append(f"The stages' own times add up to {stage_sum / 60:.1f} min (no repro.json: not one complete `make repro` run).")
     lines += ["", "| part | minutes | share of the stages' time |", "|---|---|---|"]
     lines += [f"| {name} | {total[name] / 60:.1f} | {100 * total[name] / stage_sum:.0f}% |" for name in shown]
     lines += ["", "By stage (seconds):", "", "| stage | wall | " + " | ".join(shown) + " |",
