@@ -34,6 +34,7 @@ import torch
 from .models import load_model
 from .schema import ARMS
 from .tasks.traces import trace_check
+from .ti import with_interval
 
 RANK_TOL = 1e-3  # a singular value counts towards the update's rank above this share of the largest
 MODULE_KINDS = {"embed": "embedding", "q_proj": "attention q", "k_proj": "attention k", "v_proj": "attention v",
@@ -82,10 +83,6 @@ def ablation_table(gains: pd.DataFrame, transfer_arms: pd.DataFrame, beta: float
     return pd.DataFrame(rows)
 
 
-def _interval(row, column: str) -> str:
-    return f"{row[column]:+.1f} [{row[column + '_low']:+.1f}, {row[column + '_high']:+.1f}]"
-
-
 def ordering_sentences(ablation: pd.DataFrame) -> list[str]:
     """For each of ORDERINGS whose two arms ran, per group (other, non): the two arms' changes with
     their intervals, "higher"/"lower" only where the intervals do not overlap (else "not
@@ -101,7 +98,7 @@ def ordering_sentences(ablation: pd.DataFrame) -> list[str]:
             seen = ("higher" if a[col + "_low"] > b[col + "_high"] else
                     "lower" if a[col + "_high"] < b[col + "_low"] else "not separated")
             holds = seen == expected or (expected == "similar" and seen == "not separated")
-            parts.append(f"{group} {_interval(a, col)} vs {_interval(b, col)}: {seen}, "
+            parts.append(f"{group} {with_interval(a, col)} vs {with_interval(b, col)}: {seen}, "
                          + ("as found there" if holds else "NOT as found there"))
         lines.append(f"{what}: {first} vs {second}: " + "; ".join(parts) + ".")
     return lines
@@ -115,9 +112,9 @@ def random_reward_sentence(ablation: pd.DataFrame, arm: str = "grpo-random") -> 
     row = ablation.set_index("arm").loc[arm]
     math = "raised math" if row["change_math_low"] > 0 else "lost math" if row["change_math_high"] < 0 else "left math unchanged"
     kept = [g for g in ("other", "non") if row[f"change_{g}_high"] >= 0]
-    return (f"{arm} {math} ({_interval(row, 'change_math')} points) and "
+    return (f"{arm} {math} ({with_interval(row, 'change_math')} points) and "
             + (f"kept {' and '.join(kept)}" if kept else "kept neither other nor non")
-            + f" (other {_interval(row, 'change_other')}, non {_interval(row, 'change_non')}).")
+            + f" (other {with_interval(row, 'change_other')}, non {with_interval(row, 'change_non')}).")
 
 
 def item_steps(items) -> dict[str, int]:

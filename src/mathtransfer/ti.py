@@ -16,7 +16,8 @@ whose base score is 0 has no relative gain and is left out of its group's mean.
 TI > 0: positive transfer, TI < 0: forgetting. TI is undefined (NaN) unless the math term is > 0:
 a model that lost on math has no gain to transfer (a ratio of two losses would read as transfer).
 `variants` sets the raw change in points beside v1, v2 pooled and v2 with a fixed sigma.
-Left out: intervals and our runs (transfer.py), the paper's zoo (zoo.py), scoring (evaluate.py).
+Also here: `with_interval`, how the analyses write a change or TI with its interval ("+1.5 [+0.0, +2.9]").
+Left out: computing intervals and our runs (transfer.py), the paper's zoo (zoo.py), scoring (evaluate.py).
 """
 from __future__ import annotations
 
@@ -115,3 +116,10 @@ def variants(scores: pd.DataFrame, pairs: pd.DataFrame, groups: dict[str, list[s
         for g in others:
             out[f"{name}_{g}"] = table[f"TI_{g}"]
     return out
+
+
+def with_interval(row: pd.Series, column: str) -> str:
+    """row[column] with its interval (columns <column>_low and _high), one decimal: "+1.5 [+0.0, +2.9]";
+    "undefined" when the value is missing (transfer.py's and forgetting.py's sentences)."""
+    value, low, high = row[column], row[column + "_low"], row[column + "_high"]
+    return "undefined" if pd.isna(value) else f"{value:+.1f} [{low:+.1f}, {high:+.1f}]"

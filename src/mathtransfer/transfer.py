@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import ARMS, GROUPS
-from .ti import pooled_sigma, transferability_index, variants
+from .ti import pooled_sigma, transferability_index, variants, with_interval
 
 BASE = "base"  # the shared base's model name and method in notebook 04's records
 Measure = Callable[[pd.DataFrame, pd.DataFrame, dict], pd.DataFrame]  # (scores, pairs, groups) -> per model
@@ -187,7 +187,7 @@ def direction_sentences(per_arm: pd.DataFrame) -> list[str]:
     for arm in arm_order(per_arm):
         row = per_arm.loc[arm]
         for g in ("other", "non"):
-            parts = [f"{label} {_with_interval(row, f'{name}_{g}')}: {direction(row, f'{name}_{g}')}"
+            parts = [f"{label} {with_interval(row, f'{name}_{g}')}: {direction(row, f'{name}_{g}')}"
                      for name, label in READINGS.items()]
             lines.append(f"{arm}, {g}: " + "; ".join(parts))
     return lines
@@ -206,13 +206,8 @@ def grpo_sentences(per_arm: pd.DataFrame, rl: str = "grpo") -> list[str]:
                        "exceeds, with non-overlapping intervals" if a[f"TI_{g}_high"] < r[f"TI_{g}_low"] else
                        "exceeds, but the intervals overlap" if r[f"TI_{g}"] > a[f"TI_{g}"] else
                        "does NOT exceed")
-            lines.append(f"TI_{g}: {rl} {_with_interval(r, f'TI_{g}')} {verdict} {arm} {_with_interval(a, f'TI_{g}')}")
+            lines.append(f"TI_{g}: {rl} {with_interval(r, f'TI_{g}')} {verdict} {arm} {with_interval(a, f'TI_{g}')}")
     return lines
-
-
-def _with_interval(row: pd.Series, column: str) -> str:
-    value, low, high = row[column], row[column + "_low"], row[column + "_high"]
-    return "undefined" if pd.isna(value) else f"{value:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
 def live_zoo_ti(records: pd.DataFrame, zoo: list[dict]) -> pd.DataFrame:
