@@ -44,16 +44,10 @@ def test_a_failed_stage_stops_the_stages_after_it_and_the_others_finish():
     assert started == {"data", "a", "b"}
 
 
-def test_the_graph_of_the_repository_s_pipeline_and_of_one_target():
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        needs = repro.stage_graph()
-        one = repro.stage_graph(["grpo@0"])
-    finally:
-        os.chdir(cwd)
+def test_the_graph_of_the_repository_s_pipeline_and_of_one_target(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    needs = repro.stage_graph()
+    one = repro.stage_graph(["grpo@0"])
     assert list(needs)[:2] == ["data", "base"] and needs["base"] == ["data"]
     assert set(needs["evaluate"]) >= {"grpo@0", "sft@sft-think-2"} and "report" in needs
     assert one == {"data": [], "base": ["data"], "grpo@0": ["data", "base"]}
